@@ -1,0 +1,3 @@
+"""secretvault: encrypted, versioned application secrets for Django projects."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,48 @@
+"""Exceptions raised by secretvault. None of them ever carries a secret value."""
+
+from __future__ import annotations
+
+
+class SecretVaultError(Exception):
+    """Base class of every secretvault error."""
+
+
+class CryptoError(SecretVaultError):
+    """Base class of encryption errors."""
+
+
+class MasterKeyError(CryptoError):
+    """The master keyring is missing, malformed, or lacks a needed key."""
+
+
+class DecryptionError(CryptoError):
+    """A ciphertext could not be authenticated: tampered, misplaced or wrong key."""
+
+
+class ConflictError(SecretVaultError):
+    """The write conflicts with the stored state (HTTP 409)."""
+
+
+class DuplicateKeyError(ConflictError):
+    """Another secret of the same key already serves one of the environments."""
+
+
+class VersionMismatchError(ConflictError):
+    """A check-and-set write named a version that is not the current one."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        self.expected = expected
+        self.current = current
+        super().__init__(f"Expected version {expected}, but the current version is {current}.")
+
+
+class InUseError(ConflictError):
+    """The object is still referenced and cannot be deleted."""
+
+
+class AmbiguousSecretError(SecretVaultError):
+    """Several secrets share the key and no environment was given to choose one."""
+
+
+class UnknownVersionError(SecretVaultError):
+    """The version asked for does not exist (or was pruned)."""

@@ -1,0 +1,208 @@
+"""QuerySets with the domain's verbs. Every rule here filters in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, Subquery, TextField, Value
+from django.db.models.functions import Cast, StrIndex
+from django.utils import timezone
+
+from secretvault import crypto
+from secretvault.conf import vault_settings
+
+if TYPE_CHECKING:
+    from secretvault.models import Secret, ServiceToken, Workspace
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now if now is not None else timezone.now()
+
+
+def _tags(scope: str | Iterable[str]) -> list[str]:
+    return [scope] if isinstance(scope, str) else list(scope)
+
+
+class ExpiringQuerySet(models.QuerySet):
+    """State verbs shared by secrets and tokens (both have expires_at and revoked_at)."""
+
+    def active(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
+        """Not revoked, and not expired at ``now`` (expiry is exclusive: at the second, expired)."""
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=_now(now)), revoked_at__isnull=True
+        )
+
+    def expired(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
+        return self.filter(expires_at__lte=_now(now))
+
+    def revoked(self) -> ExpiringQuerySet:
+        return self.filter(revoked_at__isnull=False)
+
+    def expiring_within(self, seconds: float, now: dt.datetime | None = None) -> ExpiringQuerySet:
+        """Active now, and expiring at most ``seconds`` from now."""
+        now = _now(now)
+        return self.active(now).filter(expires_at__lte=now + dt.timedelta(seconds=seconds))
+
+    def _env_through(self) -> type[models.Model]:
+        raise NotImplementedError
+
+    def _owner_field(self) -> str:
+        raise NotImplementedError
+
+    def global_only(self) -> ExpiringQuerySet:
+        """Rows whose environment set is empty (they serve every environment)."""
+        through = self._env_through()
+        return self.filter(~Exists(through.objects.filter(**{self._owner_field(): OuterRef("pk")})))
+
+    def for_env(self, slug: str | None) -> ExpiringQuerySet:
+        """Global rows plus those naming the environment ``slug``; global only for ``None``."""
+        if slug is None:
+            return self.global_only()
+        through = self._env_through()
+        owner = self._owner_field()
+        named = through.objects.filter(**{owner: OuterRef("pk"), "environment__slug": slug})
+        anywhere = through.objects.filter(**{owner: OuterRef("pk")})
+        return self.filter(Exists(named) | ~Exists(anywhere))
+
+    def for_scope(self, scope: str | Iterable[str]) -> ExpiringQuerySet:
+        """Unscoped rows plus those tagged with ``scope`` (a tag or any of several).
+
+        ``scope`` is a JSON list; its text form holds each tag in double quotes,
+        and tags cannot contain quotes, so a quoted substring match is an exact
+        element match. ``StrIndex`` is case-sensitive on SQLite and PostgreSQL.
+        """
+        tags = _tags(scope)
+        qs = self.alias(_scope_text=Cast("scope", output_field=TextField()))
+        condition = Q(_scope_text="[]")
+        for i, tag in enumerate(tags):
+            name = f"_scope_hit_{i}"
+            qs = qs.alias(**{name: StrIndex("_scope_text", Value(f'"{tag}"'))})
+            condition |= Q(**{f"{name}__gt": 0})
+        return qs.filter(condition)
+
+
+class SecretQuerySet(ExpiringQuerySet):
+    def _env_through(self) -> type[models.Model]:
+        return apps.get_model("secretvault", "SecretEnvironment")
+
+    def _owner_field(self) -> str:
+        return "secret"
+
+    def expiring_soon(self, now: dt.datetime | None = None) -> SecretQuerySet:
+        return self.expiring_within(vault_settings.EXPIRING_SOON_SECONDS, now)
+
+    def with_env_slugs(self) -> SecretQuerySet:
+        return self.prefetch_related(
+            models.Prefetch("envs", queryset=apps.get_model("secretvault", "Environment").objects.order_by("slug"))
+        )
+
+    def with_current_ciphertext(self) -> SecretQuerySet:
+        """Annotate ``current_ciphertext``: the current version's blob, in the same query."""
+        version_model = apps.get_model("secretvault", "SecretVersion")
+        current = version_model.objects.filter(secret=OuterRef("pk"), version=OuterRef("current_version"))
+        return self.annotate(current_ciphertext=Subquery(current.values("ciphertext")[:1]))
+
+    def with_is_global(self) -> SecretQuerySet:
+        through = self._env_through()
+        return self.annotate(is_global=~Exists(through.objects.filter(secret=OuterRef("pk"))))
+
+    def serving(self, workspace: Workspace, key: str, env: str | None) -> SecretQuerySet:
+        """Candidates for a ``{key}`` route: for an env, its specific secret then the global one."""
+        qs = self.filter(workspace=workspace, key=key)
+        return qs.for_env(env) if env is not None else qs
+
+    def resolve(
+        self,
+        workspace: Workspace,
+        env: str | None = None,
+        scope: str | Iterable[str] | None = None,
+        now: dt.datetime | None = None,
+        *,
+        with_ciphertext: bool = True,
+    ) -> dict[str, Secret]:
+        """The map a service sees: ``{key: Secret}``, in key order.
+
+        Active secrets visible to ``env`` and ``scope``; an environment-specific
+        secret overrides a global one of the same key. Without ``env``, global
+        secrets only. Without ``scope``, secrets of every scope. One query; each
+        secret carries ``current_ciphertext`` unless ``with_ciphertext`` is false.
+        """
+        qs = self.filter(workspace=workspace).active(now).for_env(env)
+        if scope is not None:
+            qs = qs.for_scope(scope)
+        qs = qs.with_is_global()
+        if with_ciphertext:
+            qs = qs.with_current_ciphertext()
+        # Globals first within each key, so the environment-specific one lands last and wins.
+        resolved: dict[str, Secret] = {}
+        for secret in qs.order_by("key", "-is_global"):
+            resolved[secret.key] = secret
+        return resolved
+
+
+class SecretManager(models.Manager.from_queryset(SecretQuerySet)):  # type: ignore[misc]
+    pass
+
+
+class ServiceTokenQuerySet(ExpiringQuerySet):
+    def _env_through(self) -> type[models.Model]:
+        return apps.get_model("secretvault", "TokenEnvironment")
+
+    def _owner_field(self) -> str:
+        return "token"
+
+
+# A digest that matches no token, compared when the token id is unknown so that
+# an unknown id and a wrong secret cost the same work.
+_NO_TOKEN_DIGEST = crypto.token_digest("0" * 16, "0" * 43)
+
+
+class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  # type: ignore[misc]
+    def create(self, **fields: Any) -> tuple[ServiceToken, str]:  # type: ignore[override]
+        """Create a token; returns ``(token, raw)``. The raw token exists only here."""
+        envs = fields.pop("envs", None)
+        new = crypto.generate_token(vault_settings.TOKEN_PREFIX)
+        token = self.model(token_id=new.token_id, digest=new.digest, **fields)
+        token.save(force_insert=True, using=self.db)
+        if envs:
+            token.envs.set(envs)
+        return token, new.raw
+
+    def authenticate(self, raw: str, now: dt.datetime | None = None) -> ServiceToken | None:
+        """The active token ``raw`` stands for, or ``None``.
+
+        Unknown, revoked and expired tokens and wrong secrets all take one
+        digest computation and one constant-time comparison.
+        """
+        parsed = crypto.parse_token(raw, vault_settings.TOKEN_PREFIX)
+        if parsed is None:
+            return None
+        token_id, secret = parsed
+        candidate = crypto.token_digest(token_id, secret)
+        token = (
+            self.get_queryset().active(now).select_related("workspace").filter(token_id=token_id).first()
+        )
+        stored = token.digest if token is not None else _NO_TOKEN_DIGEST
+        if crypto.digests_match(stored, candidate) and token is not None:
+            return token
+        return None
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Append-only: rows can be added, never changed or removed through the ORM."""
+
+    def update(self, **kwargs: Any) -> int:
+        from secretvault.errors import SecretVaultError
+
+        raise SecretVaultError("Audit events are append-only; they cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        from secretvault.errors import SecretVaultError
+
+        raise SecretVaultError("Audit events are append-only; they cannot be deleted.")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]

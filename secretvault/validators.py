@@ -1,0 +1,89 @@
+"""Name and value rules shared by the model, the API, the admin and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils import timezone
+
+from secretvault.conf import vault_settings
+
+SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
+KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+SCOPE_TAG_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+validate_slug = RegexValidator(
+    SLUG_RE,
+    "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+    code="invalid_slug",
+)
+validate_key = RegexValidator(
+    KEY_RE,
+    "Use letters, digits and underscores, not starting with a digit (a valid environment "
+    "variable name), at most 255 characters.",
+    code="invalid_key",
+)
+validate_scope_tag = RegexValidator(
+    SCOPE_TAG_RE,
+    "Scope tags use letters, digits, '_', '.' and '-', start with a letter or digit, "
+    "and are at most 64 characters.",
+    code="invalid_scope",
+)
+_SCOPE_TAG = re.compile(SCOPE_TAG_RE)
+
+
+def validate_scope(tags: Any) -> list[str]:
+    """Return the scope as a sorted list of unique tags, or raise ``ValidationError``."""
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise ValidationError("Scope must be a list of tags.", code="invalid_scope")
+    cleaned: set[str] = set()
+    for tag in tags:
+        if not isinstance(tag, str) or not _SCOPE_TAG.match(tag):
+            raise ValidationError(
+                "Scope tags use letters, digits, '_', '.' and '-', start with a letter or "
+                "digit, and are at most 64 characters.",
+                code="invalid_scope",
+            )
+        cleaned.add(tag)
+    return sorted(cleaned)
+
+
+def validate_value(value: Any) -> str:
+    """Check a secret value; error messages never include the value."""
+    if not isinstance(value, str):
+        raise ValidationError("The value must be a string.", code="invalid_value_type")
+    if "\x00" in value:
+        raise ValidationError("The value must not contain NUL characters.", code="nul_in_value")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError("The value must be valid Unicode text.", code="invalid_unicode") from None
+    limit = vault_settings.MAX_VALUE_BYTES
+    if size > limit:
+        raise ValidationError(
+            f"The value is {size} bytes of UTF-8; the limit is {limit}.", code="value_too_large"
+        )
+    return value
+
+
+def truncate_to_second(moment: dt.datetime | None) -> dt.datetime | None:
+    """Expiry is stored in whole seconds so it round-trips a Unix timestamp."""
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        raise ValidationError("Expiry must be timezone-aware.", code="naive_datetime")
+    return moment.replace(microsecond=0)
+
+
+def validate_future(moment: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    moment = truncate_to_second(moment)
+    if moment is not None and moment <= (now or timezone.now()):
+        raise ValidationError("The expiry must lie in the future.", code="expiry_in_past")
+    return moment
