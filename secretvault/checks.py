@@ -38,7 +38,9 @@ def check_master_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
 
 
 @register(Tags.database)
-def check_master_keys_unwrap(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_master_keys_unwrap(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     """With ``--database``: every master key that wrapped a data key is present and right.
 
     Unwraps one data key per master key id in use, so a wrong key (right id,
@@ -57,9 +59,7 @@ def check_master_keys_unwrap(app_configs: Any = None, databases: Any = None, **k
     messages: list[CheckMessage] = []
     for database in databases:
         try:
-            key_ids = sorted(
-                set(Workspace.objects.using(database).values_list("master_key_id", flat=True))
-            )
+            key_ids = sorted(set(Workspace.objects.using(database).values_list("master_key_id", flat=True)))
             for key_id in key_ids:
                 sample = Workspace.objects.using(database).filter(master_key_id=key_id).first()
                 if sample is None:

@@ -65,9 +65,7 @@ class VaultSettings:
             if unknown:
                 from django.core.exceptions import ImproperlyConfigured
 
-                raise ImproperlyConfigured(
-                    f"Unknown {SETTING_NAME} setting(s): {', '.join(sorted(unknown))}"
-                )
+                raise ImproperlyConfigured(f"Unknown {SETTING_NAME} setting(s): {', '.join(sorted(unknown))}")
             self._cached = dict(user)
         return self._cached
 

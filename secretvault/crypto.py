@@ -286,8 +286,7 @@ def decrypt_value(cipher: AESGCM, data_key_id: str, blob: bytes, context: bytes)
     def lookup(key_id: str) -> AESGCM:
         if key_id != data_key_id:
             raise DecryptionError(
-                f"Value is sealed with data key {key_id!r}, not the workspace's key "
-                f"{data_key_id!r}."
+                f"Value is sealed with data key {key_id!r}, not the workspace's key {data_key_id!r}."
             )
         return cipher
 

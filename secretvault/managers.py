@@ -32,9 +32,7 @@ class ExpiringQuerySet(models.QuerySet):
 
     def active(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
         """Not revoked, and not expired at ``now`` (expiry is exclusive: at the second, expired)."""
-        return self.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=_now(now)), revoked_at__isnull=True
-        )
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=_now(now)), revoked_at__isnull=True)
 
     def expired(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
         return self.filter(expires_at__lte=_now(now))
@@ -97,7 +95,9 @@ class SecretQuerySet(ExpiringQuerySet):
 
     def with_env_slugs(self) -> SecretQuerySet:
         return self.prefetch_related(
-            models.Prefetch("envs", queryset=apps.get_model("secretvault", "Environment").objects.order_by("slug"))
+            models.Prefetch(
+                "envs", queryset=apps.get_model("secretvault", "Environment").objects.order_by("slug")
+            )
         )
 
     def with_current_ciphertext(self) -> SecretQuerySet:
@@ -183,9 +183,7 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
             return None
         token_id, secret = parsed
         candidate = crypto.token_digest(token_id, secret)
-        token = (
-            self.get_queryset().active(now).select_related("workspace").filter(token_id=token_id).first()
-        )
+        token = self.get_queryset().active(now).select_related("workspace").filter(token_id=token_id).first()
         stored = token.digest if token is not None else _NO_TOKEN_DIGEST
         if crypto.digests_match(stored, candidate) and token is not None:
             return token

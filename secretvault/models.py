@@ -107,7 +107,9 @@ class Secret(models.Model):
     token_type = models.CharField(
         _("token type"), max_length=10, choices=TokenType.choices, blank=True, default=""
     )
-    scope = models.JSONField(_("scope"), default=list, blank=True, help_text=_("App tags; empty = every app."))
+    scope = models.JSONField(
+        _("scope"), default=list, blank=True, help_text=_("App tags; empty = every app.")
+    )
     envs = models.ManyToManyField(
         Environment,
         through="SecretEnvironment",
@@ -367,12 +369,6 @@ class AuditEvent(models.Model):
     def __repr__(self) -> str:
         return f"<AuditEvent {self.action!r} key={self.key!r} version={self.version}>"
 
-    @property
-    def actor(self) -> str:
-        if self.token_id:
-            return f"token:{self.token_id}"
-        return self.username or ""
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise SecretVaultError("Audit events are append-only; they cannot be changed.")
@@ -380,3 +376,9 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise SecretVaultError("Audit events are append-only; they cannot be deleted.")
+
+    @property
+    def actor(self) -> str:
+        if self.token_id:
+            return f"token:{self.token_id}"
+        return self.username or ""

@@ -94,7 +94,9 @@ def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -
 def delete_workspace(workspace: Workspace, actor: Actor | None = None) -> None:
     try:
         with transaction.atomic():
-            audit.record("workspace.delete", workspace=workspace, actor=actor, detail={"slug": workspace.slug})
+            audit.record(
+                "workspace.delete", workspace=workspace, actor=actor, detail={"slug": workspace.slug}
+            )
             workspace.delete()
     except ProtectedError:
         raise InUseError(
@@ -111,9 +113,7 @@ def create_environment(
             env = Environment.objects.create(workspace=workspace, slug=slug, name=name or slug)
             audit.record("environment.create", workspace=workspace, actor=actor, detail={"slug": slug})
     except IntegrityError:
-        raise ConflictError(
-            f"Workspace {workspace.slug!r} already has an environment {slug!r}."
-        ) from None
+        raise ConflictError(f"Workspace {workspace.slug!r} already has an environment {slug!r}.") from None
     return env
 
 
@@ -140,7 +140,9 @@ def delete_environment(env: Environment, actor: Actor | None = None) -> None:
     """Refused while a secret or token names it: dropping it would widen them to every env."""
     try:
         with transaction.atomic():
-            audit.record("environment.delete", workspace=env.workspace, actor=actor, detail={"slug": env.slug})
+            audit.record(
+                "environment.delete", workspace=env.workspace, actor=actor, detail={"slug": env.slug}
+            )
             env.delete()
     except ProtectedError:
         raise InUseError(
@@ -491,7 +493,9 @@ def _set_revoked(secret: Secret, revoked: bool, actor: Actor | None) -> bool:
             return False
         locked.revoked_at = timezone.now() if revoked else None
         locked.save(update_fields=["revoked_at", "updated_at"])
-        audit.record(action, workspace=locked.workspace, actor=actor, key=locked.key, version=locked.current_version)
+        audit.record(
+            action, workspace=locked.workspace, actor=actor, key=locked.key, version=locked.current_version
+        )
     secret.revoked_at = locked.revoked_at
     _changed(secret, action, actor)
     return True
@@ -667,7 +671,9 @@ def revoke_token(token: ServiceToken, actor: Actor | None = None) -> bool:
     with transaction.atomic():
         if not token.revoke():
             return False
-        audit.record("token.revoke", workspace=token.workspace, actor=actor, detail={"token_id": token.token_id})
+        audit.record(
+            "token.revoke", workspace=token.workspace, actor=actor, detail={"token_id": token.token_id}
+        )
     _after_commit(lambda: signals.token_revoked.send(sender=ServiceToken, token=token, actor=actor))
     return True
 
@@ -688,9 +694,13 @@ def rotate_master_key(
     keyring = crypto.get_keyring()
     active = keyring.active
     with transaction.atomic():
-        stale = list(Workspace.objects.select_for_update().exclude(master_key_id=active.key_id).order_by("pk"))
+        stale = list(
+            Workspace.objects.select_for_update().exclude(master_key_id=active.key_id).order_by("pk")
+        )
         for done, workspace in enumerate(stale, 1):
-            data_key = crypto.unwrap_data_key(workspace.id, workspace.data_key_id, bytes(workspace.wrapped_data_key))
+            data_key = crypto.unwrap_data_key(
+                workspace.id, workspace.data_key_id, bytes(workspace.wrapped_data_key)
+            )
             if not dry_run:
                 previous = workspace.master_key_id
                 workspace.install_data_key((workspace.data_key_id, data_key), active)
@@ -729,8 +739,10 @@ def rotate_data_key(
         total = versions.count()
         batch: list[SecretVersion] = []
         done = 0
-        for version in versions.order_by("pk").only("pk", "secret_id", "version", "ciphertext").iterator(
-            chunk_size=batch_size
+        for version in (
+            versions.order_by("pk")
+            .only("pk", "secret_id", "version", "ciphertext")
+            .iterator(chunk_size=batch_size)
         ):
             context = crypto.value_context(workspace.id, version.secret_id, version.version)
             plaintext = crypto.decrypt_value(old_cipher, old_id, bytes(version.ciphertext), context)

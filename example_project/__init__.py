@@ -1,0 +1,1 @@
+"""A runnable Django project that mounts secretvault's admin and API (see scripts/demo)."""

@@ -1,0 +1,228 @@
+"""Settings of the secretvault example project.
+
+Everything that differs between machines comes from the environment (or an optional
+``.env`` file at the repository root) through django-environ:
+
+=========================  ==============================================================
+``DEBUG``                  default ``True`` (this is a demo project)
+``SECRET_KEY``             required unless ``DEBUG``; an insecure dev value otherwise
+``ALLOWED_HOSTS``          comma-separated, default ``localhost,127.0.0.1,[::1]``
+``CSRF_TRUSTED_ORIGINS``   comma-separated, default empty
+``DATABASE_URL``           default ``sqlite:///<repo>/db.sqlite3``
+``CONN_MAX_AGE``           PostgreSQL persistent connections in seconds, default 0
+``CACHE_URL``              default ``locmemcache://``; ``redis://`` uses Django's RedisCache
+``SECRETVAULT_MASTER_KEYS``  comma-separated keyring as ``manage.py secretvault generate-key``
+                           prints it; the first key wraps new data keys, the rest decrypt
+``LOG_LEVEL``              default ``INFO``
+=========================  ==============================================================
+
+A test settings module may ``from example_project.settings import *`` and override.
+"""
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+_DOTENV = BASE_DIR / ".env"
+if _DOTENV.is_file():
+    # Values already in the process environment win over the file.
+    environ.Env.read_env(_DOTENV)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env("SECRET_KEY", default="django-insecure-dev-only-never-deploy-this-key")
+else:
+    SECRET_KEY = env("SECRET_KEY")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Applications -------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "secretvault",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+
+# An empty DATABASE_URL (``DATABASE_URL= scripts/test``) means the default, not an error.
+DATABASES = {
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    ),
+}
+
+_ENGINE = DATABASES["default"]["ENGINE"]
+if _ENGINE == "django.db.backends.sqlite3":
+    # BEGIN IMMEDIATE takes SQLite's write lock when a transaction starts, so concurrent
+    # writers serialize there instead of failing on lock upgrade mid-transaction; the
+    # version-numbering and key-uniqueness checks in secretvault.services rely on it.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+elif _ENGINE == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache --------------------------------------------------------------------
+
+# django-environ maps redis:// to django-redis whenever that package happens to be
+# importable, and to Django's built-in backend otherwise. Name the built-in backend
+# explicitly so the choice does not depend on what else is installed (and so the URL's
+# query options reach OPTIONS in the lower case the built-in backend expects).
+_REDIS_SCHEMES = {"redis", "rediss", "rediscache"}
+_CACHE_URL = env.str("CACHE_URL", default="") or "locmemcache://"
+_CACHE = env.cache_url_config(
+    _CACHE_URL,
+    backend=(
+        "django.core.cache.backends.redis.RedisCache"
+        if urlparse(_CACHE_URL).scheme in _REDIS_SCHEMES
+        else None
+    ),
+)
+# With that backend django-environ 0.14 also lower-cases the top-level options
+# (?timeout=60 becomes "timeout"), which Django would ignore; restore their names.
+for _option in ("TIMEOUT", "KEY_PREFIX", "VERSION", "KEY_FUNCTION"):
+    if _option.lower() in _CACHE:
+        _CACHE[_option] = _CACHE.pop(_option.lower())
+CACHES = {"default": _CACHE}
+
+# --- Auth ---------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalization -----------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- secretvault --------------------------------------------------------------
+
+SECRETVAULT = {
+    "MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[]),
+}
+
+# --- Django REST framework ----------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "secretvault.api.authentication.ServiceTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "secretvault_auth_failures": "20/min",
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "secretvault API",
+    "DESCRIPTION": "Application secrets, encrypted at rest, served to services.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging ------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {
+            "format": "{asctime} {levelname} {name}: {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+        },
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": LOG_LEVEL,
+    },
+    "loggers": {
+        # Replaces Django's default handlers for "django" so records are not printed twice.
+        "django": {
+            "handlers": ["console"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+        },
+    },
+}
