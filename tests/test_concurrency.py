@@ -1,0 +1,99 @@
+"""Concurrent writers on PostgreSQL: gap-free versions, race-free key conflicts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import close_old_connections, connection
+
+from secretvault import services
+from secretvault.errors import DuplicateKeyError
+from secretvault.models import Secret, SecretVersion
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            target(index)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    return errors
+
+
+def test_concurrent_writes_give_gap_free_versions(workspace):
+    secret = services.create_secret(workspace, key="COUNTER", value="start")
+
+    def write(index: int) -> None:
+        mine = Secret.objects.get(pk=secret.pk)
+        for n in range(25):
+            services.set_value(mine, f"writer-{index}-write-{n}")
+
+    assert run_threads(8, write) == []
+    numbers = list(
+        SecretVersion.objects.filter(secret=secret).order_by("version").values_list("version", flat=True)
+    )
+    assert numbers == list(range(1, 202))
+    secret.refresh_from_db()
+    assert secret.current_version == 201
+    # Every version decrypts under its own number.
+    for version in SecretVersion.objects.filter(secret=secret):
+        assert version.decrypt(workspace).startswith(("writer-", "start"))
+
+
+def test_concurrent_creates_of_one_key_admit_exactly_one(workspace, dev, prd):
+    outcomes: list[str] = []
+
+    def create(index: int) -> None:
+        envs = [["dev"], ["dev", "prd"], ["prd", "dev"], ["dev"]][index % 4]
+        try:
+            services.create_secret(workspace, key="RACE", value=f"v{index}", envs=envs)
+            outcomes.append("created")
+        except DuplicateKeyError:
+            outcomes.append("conflict")
+
+    assert run_threads(8, create) == []
+    assert sorted(outcomes) == ["conflict"] * 7 + ["created"]
+    assert Secret.objects.filter(key="RACE").count() == 1
+
+
+def test_concurrent_global_creates_admit_exactly_one(workspace):
+    outcomes: list[str] = []
+
+    def create(index: int) -> None:
+        try:
+            services.create_secret(workspace, key="GLOBAL_RACE", value=f"v{index}")
+            outcomes.append("created")
+        except DuplicateKeyError:
+            outcomes.append("conflict")
+
+    assert run_threads(8, create) == []
+    assert outcomes.count("created") == 1
+    assert Secret.objects.filter(key="GLOBAL_RACE").count() == 1
+
+
+def test_disjoint_concurrent_creates_all_succeed(workspace):
+    for slug in ("e0", "e1", "e2", "e3"):
+        services.create_environment(workspace, slug=slug)
+
+    def create(index: int) -> None:
+        services.create_secret(workspace, key="PER_ENV", value="v", envs=[f"e{index}"])
+
+    assert run_threads(4, create) == []
+    assert Secret.objects.filter(key="PER_ENV").count() == 4

@@ -1,0 +1,159 @@
+"""Master-key and data-key rotation: all-or-nothing, every value readable throughout."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from secretvault import crypto, services
+from secretvault.errors import DecryptionError, MasterKeyError
+from secretvault.models import AuditEvent, SecretVersion, Workspace
+from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
+
+pytestmark = pytest.mark.django_db
+
+NEW_FIRST = {"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}
+NEW_ONLY = {"MASTER_KEYS": [TEST_MASTER_KEY_2]}
+
+
+@pytest.fixture
+def filled(workspace, other_workspace, make_secret):
+    values = {}
+    for ws in (workspace, other_workspace):
+        for i in range(4):
+            secret = make_secret(f"K{i}", f"{ws.slug}-value-{i}", workspace=ws)
+            services.set_value(secret, f"{ws.slug}-value-{i}-v2")
+            values[(ws.slug, f"K{i}")] = f"{ws.slug}-value-{i}-v2"
+    return values
+
+
+def all_values() -> dict[tuple[str, str], str]:
+    crypto.reset_caches()
+    result = {}
+    for ws in Workspace.objects.all():
+        for key, value in services.load(ws).items():
+            result[(ws.slug, key)] = value
+    return result
+
+
+def test_rotate_master_key(filled):
+    with override_settings(SECRETVAULT=NEW_FIRST):
+        assert services.rotate_master_key(dry_run=True) == 2
+        assert set(Workspace.objects.values_list("master_key_id", flat=True)) == {"test-1"}
+        assert services.rotate_master_key() == 2
+        assert set(Workspace.objects.values_list("master_key_id", flat=True)) == {"test-2"}
+        assert services.rotate_master_key() == 0  # nothing left to do
+    # The old key can now leave the keyring.
+    with override_settings(SECRETVAULT=NEW_ONLY):
+        assert all_values() == filled
+    # And the old keyring alone can no longer unwrap.
+    with pytest.raises(MasterKeyError):
+        all_values()
+    assert AuditEvent.objects.filter(action="workspace.rotate_master_key").count() == 2
+
+
+def test_interrupted_master_rotation_keeps_the_old_state(filled, monkeypatch):
+    before = list(Workspace.objects.order_by("pk").values_list("master_key_id", "wrapped_data_key"))
+    real = Workspace.save
+    calls = {"n": 0}
+
+    def crash_on_second(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "save", crash_on_second)
+    with override_settings(SECRETVAULT=NEW_FIRST):
+        with pytest.raises(RuntimeError):
+            services.rotate_master_key()
+    monkeypatch.setattr(Workspace, "save", real)
+    after = list(Workspace.objects.order_by("pk").values_list("master_key_id", "wrapped_data_key"))
+    assert [(k, bytes(w)) for k, w in after] == [(k, bytes(w)) for k, w in before]
+    assert all_values() == filled  # readable with the keyring as it was
+    with override_settings(SECRETVAULT=NEW_FIRST):
+        assert services.rotate_master_key() == 2  # a re-run completes
+        assert all_values() == filled
+
+
+def test_rotate_data_key(workspace, filled):
+    old_id = workspace.data_key_id
+    old_blobs = dict(
+        SecretVersion.objects.filter(secret__workspace=workspace).values_list("pk", "ciphertext")
+    )
+    progress: list[tuple[int, int]] = []
+    assert services.rotate_data_key(workspace, progress=lambda d, t: progress.append((d, t))) == 8
+    assert progress[-1] == (8, 8)
+    workspace.refresh_from_db()
+    assert workspace.data_key_id != old_id
+    rotated = SecretVersion.objects.filter(secret__workspace=workspace)
+    assert set(rotated.values_list("data_key_id", flat=True)) == {workspace.data_key_id}
+    for version in rotated:
+        assert bytes(version.ciphertext) != bytes(old_blobs[version.pk])
+        assert crypto.read_key_id(bytes(version.ciphertext)) == workspace.data_key_id
+    assert all_values() == filled
+    # Every historical version, not just the current one, is readable.
+    for version in rotated:
+        assert version.decrypt(workspace).startswith("acme-value-")
+
+
+def test_rotate_data_key_dry_run_changes_nothing(workspace, filled):
+    before = dict(SecretVersion.objects.values_list("pk", "ciphertext"))
+    old_id = workspace.data_key_id
+    assert services.rotate_data_key(workspace, dry_run=True) == 8
+    workspace.refresh_from_db()
+    assert workspace.data_key_id == old_id
+    assert {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")} == {
+        k: bytes(v) for k, v in before.items()
+    }
+
+
+def test_interrupted_data_key_rotation_keeps_the_old_state(workspace, filled, monkeypatch):
+    before_blobs = {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")}
+    old_id = workspace.data_key_id
+    real = SecretVersion.objects.bulk_update
+
+    def crash(*args, **kwargs):
+        real(*args, **kwargs)  # the first batch is written ...
+        raise RuntimeError("killed mid-way")  # ... then the process dies
+
+    monkeypatch.setattr(SecretVersion.objects, "bulk_update", crash)
+    with pytest.raises(RuntimeError):
+        services.rotate_data_key(workspace, batch_size=3)
+    monkeypatch.undo()
+    workspace.refresh_from_db()
+    assert workspace.data_key_id == old_id
+    assert {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")} == before_blobs
+    assert all_values() == filled
+    assert services.rotate_data_key(workspace, batch_size=3) == 8
+    assert all_values() == filled
+
+
+def test_tampered_wrapped_key_or_misplaced_ciphertext_raise(workspace, make_secret):
+    a = make_secret("A", "alpha")
+    b = make_secret("B", "bravo")
+    # Copy A's ciphertext into B's row: it must not decrypt as B.
+    blob = SecretVersion.objects.get(secret=a).ciphertext
+    SecretVersion.objects.filter(secret=b).update(ciphertext=blob)
+    with pytest.raises(DecryptionError):
+        services.reveal(b)
+    with pytest.raises(DecryptionError):
+        services.load(workspace)
+    # A flipped byte in the stored wrapped data key.
+    wrapped = bytearray(workspace.wrapped_data_key)
+    wrapped[-1] ^= 0x80
+    Workspace.objects.filter(pk=workspace.pk).update(wrapped_data_key=bytes(wrapped))
+    crypto.reset_caches()
+    workspace.refresh_from_db()
+    with pytest.raises(DecryptionError):
+        services.reveal(a)
+
+
+def test_forged_master_key_id_column_is_refused(workspace, make_secret):
+    secret = make_secret("A", "alpha")
+    Workspace.objects.filter(pk=workspace.pk).update(master_key_id="test-2")
+    crypto.reset_caches()
+    secret.workspace.refresh_from_db()
+    with override_settings(SECRETVAULT=NEW_FIRST):
+        with pytest.raises(DecryptionError, match="does not name"):
+            services.reveal(secret)
