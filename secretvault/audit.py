@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+
+from secretvault import crypto
+from secretvault.errors import SecretVaultError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -67,11 +73,19 @@ def record(
     version: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event. ``detail`` holds names and numbers, never a value."""
+    """Append one audit event. ``detail`` holds names and numbers, never a value.
+
+    Events of a workspace form a chain: each carries the next sequence number
+    and an HMAC (under the workspace's audit key) over its fields and the
+    previous event's digest, so ``verify_chain`` detects an edited, removed or
+    reordered row. Call it as the last step of a write, after every lock is
+    taken: concurrent appenders race for the next sequence number through a
+    unique constraint and retry, and must not hold locks the winner needs.
+    """
     from secretvault.models import AuditEvent
 
     actor = actor or SYSTEM
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         workspace=workspace,
         action=action,
         key=key,
@@ -79,6 +93,83 @@ def record(
         user=actor.user,
         username=actor.user.get_username() if actor.user is not None else "",
         token_id=actor.token.token_id if actor.token is not None else "",
-        remote_addr=actor.remote_addr,
+        remote_addr=AuditEvent._meta.get_field("remote_addr").get_prep_value(actor.remote_addr),
         detail=detail or {},
     )
+    if workspace is None:
+        event.save(force_insert=True)
+        return event
+    mac_key = workspace.audit_key()
+    for _attempt in range(_MAX_CHAIN_ATTEMPTS):
+        last = (
+            AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
+            .order_by("-sequence")
+            .values_list("sequence", "chain_digest")
+            .first()
+        )
+        event.sequence = (last[0] if last else 0) + 1
+        event.chain_digest = crypto.chain_digest(mac_key, last[1] if last else "", event.chain_message())
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            event._state.adding = True
+            continue
+        return event
+    raise SecretVaultError("Could not append to the audit chain: too much contention.")
+
+
+_MAX_CHAIN_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(workspace: Workspace) -> ChainReport:
+    """Recompute a workspace's audit chain; report every break.
+
+    Finds edited rows (digest mismatch), removed rows (a gap in the sequence or
+    a broken link), and writes whose event is missing (a stored secret version
+    with no matching audit event, which also catches a removed last event).
+    """
+    from secretvault.models import AuditEvent, SecretVersion
+
+    mac_key = workspace.audit_key()
+    problems: list[str] = []
+    previous = ""
+    expected = 1
+    checked = 0
+    recorded_writes: set[tuple[str, int]] = set()
+    events = AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False).order_by("sequence")
+    for event in events.iterator(chunk_size=2000):
+        checked += 1
+        if event.sequence != expected:
+            problems.append(f"events {expected}..{event.sequence - 1} are missing")
+        digest = crypto.chain_digest(mac_key, previous, event.chain_message())
+        if not hmac.compare_digest(digest, event.chain_digest):
+            problems.append(f"event {event.sequence} ({event.action}) does not match its digest")
+        if event.action in _VERSION_WRITES and event.version is not None:
+            recorded_writes.add((event.key, event.version))
+        previous = event.chain_digest
+        expected = event.sequence + 1
+    unrecorded = [
+        f"{key} v{number}"
+        for key, number in SecretVersion.objects.filter(secret__workspace=workspace)
+        .order_by("secret__key", "version")
+        .values_list("secret__key", "version")
+        if (key, number) not in recorded_writes
+    ]
+    if unrecorded:
+        shown = ", ".join(unrecorded[:10]) + (" …" if len(unrecorded) > 10 else "")
+        problems.append(f"{len(unrecorded)} stored version(s) have no audit event: {shown}")
+    return ChainReport(checked=checked, problems=problems)
+
+
+_VERSION_WRITES = {"secret.create", "secret.update", "secret.rollback", "secret.import"}

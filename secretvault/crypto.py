@@ -29,6 +29,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -189,8 +190,8 @@ def parse_keyring(value: str | Iterable[str] | None) -> Keyring:
 
 _lock = threading.Lock()
 _keyring: Keyring | None = None
-# (workspace id, data key id, wrapped bytes) -> (expires at, cipher)
-_data_keys: dict[tuple[uuid.UUID, str, bytes], tuple[float, AESGCM]] = {}
+# (kind, workspace id, ..., wrapped bytes) -> (expires at, unwrapped key or cipher)
+_unwrapped: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
 
 def get_keyring() -> Keyring:
@@ -207,7 +208,7 @@ def reset_caches() -> None:
     global _keyring
     with _lock:
         _keyring = None
-        _data_keys.clear()
+        _unwrapped.clear()
 
 
 # --------------------------------------------------------------------------
@@ -247,21 +248,47 @@ def unwrap_data_key(workspace_id: uuid.UUID, data_key_id: str, wrapped: bytes) -
     return data_key
 
 
-def data_key_cipher(workspace_id: uuid.UUID, data_key_id: str, wrapped: bytes) -> AESGCM:
-    """The AES-GCM cipher of a workspace's data key, cached briefly in process."""
-    cache_key = (workspace_id, data_key_id, bytes(wrapped))
+def _cached(cache_key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """Memoise an unwrapped key (or its cipher) for ``DATA_KEY_CACHE_SECONDS``."""
     now = time.monotonic()
-    hit = _data_keys.get(cache_key)
+    hit = _unwrapped.get(cache_key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    cipher = AESGCM(unwrap_data_key(workspace_id, data_key_id, wrapped))
+    value = build()
     ttl = vault_settings.DATA_KEY_CACHE_SECONDS
     if ttl > 0:
         with _lock:
-            if len(_data_keys) > 1024:
-                _data_keys.clear()
-            _data_keys[cache_key] = (now + ttl, cipher)
-    return cipher
+            if len(_unwrapped) > 1024:
+                _unwrapped.clear()
+            _unwrapped[cache_key] = (now + ttl, value)
+    return value
+
+
+def data_key_cipher(workspace_id: uuid.UUID, data_key_id: str, wrapped: bytes) -> AESGCM:
+    """The AES-GCM cipher of a workspace's data key, cached briefly in process."""
+    wrapped = bytes(wrapped)
+    return _cached(
+        ("data", workspace_id, data_key_id, wrapped),
+        lambda: AESGCM(unwrap_data_key(workspace_id, data_key_id, wrapped)),
+    )
+
+
+# The audit key is wrapped exactly like a data key, under this reserved id
+# (data key ids are hex, so it cannot collide with one).
+AUDIT_KEY_ID = "audit"
+
+
+def audit_key(workspace_id: uuid.UUID, wrapped: bytes) -> bytes:
+    """A workspace's audit-chain HMAC key, unwrapped and cached briefly in process."""
+    wrapped = bytes(wrapped)
+    return _cached(
+        ("audit", workspace_id, wrapped), lambda: unwrap_data_key(workspace_id, AUDIT_KEY_ID, wrapped)
+    )
+
+
+def chain_digest(key: bytes, previous: str, message: bytes) -> str:
+    """HMAC-SHA256 linking an audit event to the one before it (hex)."""
+    return hmac.new(key, previous.encode("ascii") + b"\x00" + message, hashlib.sha256).hexdigest()
 
 
 # --------------------------------------------------------------------------

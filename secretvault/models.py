@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -36,6 +37,8 @@ class Workspace(models.Model):
     wrapped_data_key = models.BinaryField(editable=False)
     data_key_id = models.CharField(max_length=KEY_ID_MAX, editable=False)
     master_key_id = models.CharField(max_length=KEY_ID_MAX, editable=False, db_index=True)
+    # HMAC key of the audit chain, wrapped by the same master key as the data key.
+    wrapped_audit_key = models.BinaryField(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +54,10 @@ class Workspace(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.wrapped_data_key:
             self.install_data_key(crypto.new_data_key())
+        if not self.wrapped_audit_key:
+            master = crypto.get_keyring().get(self.master_key_id)
+            audit_key = crypto.new_data_key()[1]
+            _, self.wrapped_audit_key = crypto.wrap_data_key(self.id, crypto.AUDIT_KEY_ID, audit_key, master)
         super().save(*args, **kwargs)
 
     def install_data_key(self, data_key: tuple[str, bytes], master: crypto.MasterKey | None = None) -> None:
@@ -59,6 +66,16 @@ class Workspace(models.Model):
         self.master_key_id, wrapped = crypto.wrap_data_key(self.id, data_key_id, key, master)
         self.data_key_id = data_key_id
         self.wrapped_data_key = wrapped
+
+    def rewrap(self, master: crypto.MasterKey) -> None:
+        """Wrap the data key and the audit key under ``master`` (no change to either key)."""
+        data_key = crypto.unwrap_data_key(self.id, self.data_key_id, bytes(self.wrapped_data_key))
+        audit = crypto.unwrap_data_key(self.id, crypto.AUDIT_KEY_ID, bytes(self.wrapped_audit_key))
+        self.install_data_key((self.data_key_id, data_key), master)
+        _, self.wrapped_audit_key = crypto.wrap_data_key(self.id, crypto.AUDIT_KEY_ID, audit, master)
+
+    def audit_key(self) -> bytes:
+        return crypto.audit_key(self.id, bytes(self.wrapped_audit_key))
 
     def cipher(self) -> AESGCM:
         """This workspace's data key as a cipher (unwrapped with the master keyring)."""
@@ -356,12 +373,18 @@ class AuditEvent(models.Model):
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Position in the workspace's chain and the HMAC linking it to the event before.
+    sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    chain_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["workspace", "-created_at"], name="secretvault_audit_ws_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "sequence"], name="secretvault_audit_chain_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.key}".strip()
@@ -382,3 +405,23 @@ class AuditEvent(models.Model):
         if self.token_id:
             return f"token:{self.token_id}"
         return self.username or ""
+
+    def chain_message(self) -> bytes:
+        """The canonical bytes the chain HMAC covers: every field but the digest itself."""
+        return json.dumps(
+            [
+                self.sequence,
+                str(self.workspace_id),
+                self.action,
+                self.key,
+                self.version,
+                None if self.user_id is None else str(self.user_id),
+                self.username,
+                self.token_id,
+                self.remote_addr,
+                self.detail,
+                self.created_at.astimezone(dt.timezone.utc).isoformat(),
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")

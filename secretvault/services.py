@@ -94,10 +94,10 @@ def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -
 def delete_workspace(workspace: Workspace, actor: Actor | None = None) -> None:
     try:
         with transaction.atomic():
-            audit.record(
-                "workspace.delete", workspace=workspace, actor=actor, detail={"slug": workspace.slug}
-            )
+            slug, pk = workspace.slug, str(workspace.pk)
             workspace.delete()
+            # The workspace (and its audit chain key) is gone: a global, unchained event.
+            audit.record("workspace.delete", workspace=None, actor=actor, detail={"slug": slug, "id": pk})
     except ProtectedError:
         raise InUseError(
             f"Workspace {workspace.slug!r} still holds secrets or service tokens; delete them first."
@@ -140,10 +140,9 @@ def delete_environment(env: Environment, actor: Actor | None = None) -> None:
     """Refused while a secret or token names it: dropping it would widen them to every env."""
     try:
         with transaction.atomic():
-            audit.record(
-                "environment.delete", workspace=env.workspace, actor=actor, detail={"slug": env.slug}
-            )
+            slug = env.slug
             env.delete()
+            audit.record("environment.delete", workspace=env.workspace, actor=actor, detail={"slug": slug})
     except ProtectedError:
         raise InUseError(
             f"Environment {env.slug!r} is named by secrets or service tokens; removing it "
@@ -199,12 +198,22 @@ def find_secret(workspace: Workspace, key: str, env: str | None = None) -> Secre
 # Secrets: writes
 
 
-def _lock_workspace(workspace: Workspace) -> None:
-    Workspace.objects.select_for_update().filter(pk=workspace.pk).values_list("pk").first()
+def _lock_workspace(workspace: Workspace) -> Workspace:
+    """Lock the workspace row; returns it as now committed (its current data key)."""
+    return Workspace.objects.select_for_update().get(pk=workspace.pk)
 
 
 def _lock_secret(secret: Secret) -> Secret:
-    return Secret.objects.select_for_update().select_related("workspace").get(pk=secret.pk)
+    """Lock the secret row only, then read its workspace afresh.
+
+    Reading the workspace after the lock matters: ``rotate_data_key`` locks
+    every secret of the workspace, so once we hold this lock any rotation has
+    either committed (we see the new data key) or not yet reached our row (it
+    will wait, then re-encrypt what we write).
+    """
+    locked = Secret.objects.select_for_update(of=("self",)).get(pk=secret.pk)
+    locked.workspace = Workspace.objects.get(pk=locked.workspace_id)
+    return locked
 
 
 def _check_key_free(
@@ -344,7 +353,7 @@ def create_secret(
         }
     )
     with transaction.atomic():
-        _lock_workspace(workspace)
+        workspace = _lock_workspace(workspace)
         _check_key_free(workspace, key, meta["envs"])
         secret = Secret(
             workspace=workspace,
@@ -426,7 +435,7 @@ def update_secret(
         if changed_fields or value_changed:
             audit.record(
                 "secret.update",
-                workspace=workspace,
+                workspace=locked.workspace,
                 actor=actor,
                 key=locked.key,
                 version=locked.current_version,
@@ -514,15 +523,17 @@ def restore_secret(secret: Secret, actor: Actor | None = None) -> bool:
 def delete_secret(secret: Secret, actor: Actor | None = None) -> None:
     """Delete the secret and every version of it, for good."""
     with transaction.atomic():
+        locked = _lock_secret(secret)
+        envs = locked.env_slugs()
+        locked.delete()
         audit.record(
             "secret.delete",
-            workspace=secret.workspace,
+            workspace=locked.workspace,
             actor=actor,
-            key=secret.key,
-            version=secret.current_version,
-            detail={"envs": secret.env_slugs()},
+            key=locked.key,
+            version=locked.current_version,
+            detail={"envs": envs},
         )
-        secret.delete()
     _changed(secret, "secret.delete", actor)
 
 
@@ -698,13 +709,12 @@ def rotate_master_key(
             Workspace.objects.select_for_update().exclude(master_key_id=active.key_id).order_by("pk")
         )
         for done, workspace in enumerate(stale, 1):
-            data_key = crypto.unwrap_data_key(
-                workspace.id, workspace.data_key_id, bytes(workspace.wrapped_data_key)
-            )
+            previous = workspace.master_key_id
+            workspace.rewrap(active)  # unwraps both keys: a dry run proves they are readable
             if not dry_run:
-                previous = workspace.master_key_id
-                workspace.install_data_key((workspace.data_key_id, data_key), active)
-                workspace.save(update_fields=["wrapped_data_key", "master_key_id", "updated_at"])
+                workspace.save(
+                    update_fields=["wrapped_data_key", "wrapped_audit_key", "master_key_id", "updated_at"]
+                )
                 audit.record(
                     "workspace.rotate_master_key",
                     workspace=workspace,
@@ -730,8 +740,9 @@ def rotate_data_key(
     the old key and the old ciphertexts.
     """
     with transaction.atomic():
-        _lock_workspace(workspace)
-        workspace.refresh_from_db()
+        workspace = _lock_workspace(workspace)
+        # Wait for in-flight value writes, and keep new ones out until we commit.
+        list(Secret.objects.select_for_update().filter(workspace=workspace).values_list("pk", flat=True))
         old_cipher, old_id = workspace.cipher(), workspace.data_key_id
         new_id, new_key = crypto.new_data_key()
         new_cipher = crypto.AESGCM(new_key)

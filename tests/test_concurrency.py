@@ -97,3 +97,29 @@ def test_disjoint_concurrent_creates_all_succeed(workspace):
 
     assert run_threads(4, create) == []
     assert Secret.objects.filter(key="PER_ENV").count() == 4
+
+
+def test_writes_during_data_key_rotation_stay_readable(workspace):
+    """A value written while rotate_data_key runs is sealed under the key that ends up stored."""
+    from secretvault import crypto
+    from secretvault.models import Workspace
+
+    secrets_ = [services.create_secret(workspace, key=f"K{i}", value="start") for i in range(4)]
+
+    def work(index: int) -> None:
+        if index == 0:
+            for _ in range(4):
+                services.rotate_data_key(Workspace.objects.get(pk=workspace.pk))
+            return
+        mine = Secret.objects.get(pk=secrets_[index % 4].pk)
+        for n in range(15):
+            services.set_value(mine, f"writer-{index}-{n}")
+
+    assert run_threads(5, work) == []
+    crypto.reset_caches()
+    fresh = Workspace.objects.get(pk=workspace.pk)
+    versions = SecretVersion.objects.filter(secret__workspace=fresh)
+    assert versions.count() == 4 + 4 * 15
+    assert set(versions.values_list("data_key_id", flat=True)) == {fresh.data_key_id}
+    for version in versions:
+        version.decrypt(fresh)

@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from secretvault import crypto, services
 from secretvault.errors import DecryptionError, MasterKeyError
-from secretvault.models import AuditEvent, SecretVersion, Workspace
+from secretvault.models import AuditEvent, Secret, SecretVersion, Workspace
 from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +144,7 @@ def test_tampered_wrapped_key_or_misplaced_ciphertext_raise(workspace, make_secr
     wrapped[-1] ^= 0x80
     Workspace.objects.filter(pk=workspace.pk).update(wrapped_data_key=bytes(wrapped))
     crypto.reset_caches()
-    workspace.refresh_from_db()
+    a = Secret.objects.select_related("workspace").get(pk=a.pk)
     with pytest.raises(DecryptionError):
         services.reveal(a)
 

@@ -1,0 +1,127 @@
+"""The audit trail: append-only, chained with an HMAC, never holding a value."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from secretvault import crypto, services
+from secretvault.audit import verify_chain
+from secretvault.models import AuditEvent
+from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(workspace, make_secret, make_token, prd, user_actor):
+    secret = make_secret("API_KEY", "first", actor=user_actor)
+    services.set_value(secret, "second", actor=user_actor)
+    services.rollback(secret, 1, actor=user_actor)
+    services.reveal(secret, actor=user_actor)
+    services.load(workspace, env="prd")
+    token, _ = make_token()
+    services.revoke_token(token)
+    return secret
+
+
+def raw_sql(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_chain_is_sequential_and_verifies(workspace, history):
+    events = list(AuditEvent.objects.filter(workspace=workspace).order_by("sequence"))
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert all(len(e.chain_digest) == 64 for e in events)
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert report.checked == len(events) == 9
+
+
+def test_edited_row_is_detected(workspace, history):
+    target = AuditEvent.objects.get(workspace=workspace, action="secret.rollback")
+    raw_sql("UPDATE secretvault_auditevent SET username = %s WHERE id = %s", ["someone-else", target.pk.hex])
+    report = verify_chain(workspace)
+    assert not report.ok
+    assert any(f"event {target.sequence} (secret.rollback)" in p for p in report.problems)
+
+
+def test_edited_detail_is_detected(workspace, history):
+    target = AuditEvent.objects.get(workspace=workspace, action="secrets.load")
+    raw_sql("UPDATE secretvault_auditevent SET detail = %s WHERE id = %s", ['{"env": "dev"}', target.pk.hex])
+    assert not verify_chain(workspace).ok
+
+
+def test_deleted_row_is_detected(workspace, history):
+    target = AuditEvent.objects.get(workspace=workspace, action="secret.reveal")
+    raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [target.pk.hex])
+    report = verify_chain(workspace)
+    assert any("missing" in p for p in report.problems)
+
+
+def test_deleted_last_write_event_is_detected(workspace, make_secret):
+    secret = make_secret("K", "v1")
+    services.set_value(secret, "v2")
+    last = AuditEvent.objects.filter(workspace=workspace).order_by("-sequence").first()
+    assert last.action == "secret.update"
+    raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [last.pk.hex])
+    report = verify_chain(workspace)
+    assert report.problems == ["1 stored version(s) have no audit event: K v2"]
+
+
+def test_forged_digest_needs_the_audit_key(workspace, history):
+    """Recomputing a digest with any key but the workspace's wrapped audit key fails."""
+    target = AuditEvent.objects.get(workspace=workspace, action="secret.reveal")
+    before = AuditEvent.objects.get(workspace=workspace, sequence=target.sequence - 1)
+    raw_sql("UPDATE secretvault_auditevent SET key = %s WHERE id = %s", ["OTHER", target.pk.hex])
+    target.refresh_from_db()
+    guessed = crypto.chain_digest(b"\0" * 32, before.chain_digest, target.chain_message())
+    raw_sql("UPDATE secretvault_auditevent SET chain_digest = %s WHERE id = %s", [guessed, target.pk.hex])
+    assert not verify_chain(workspace).ok
+
+
+def test_chain_survives_master_key_rotation(workspace, history):
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}):
+        services.rotate_master_key()
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2]}):
+        services.set_value(history, "after rotation")
+        services.rotate_data_key(workspace)
+        workspace.refresh_from_db()
+        report = verify_chain(workspace)
+    assert report.ok, report.problems
+
+
+def test_workspaces_have_separate_chains(workspace, other_workspace, make_secret):
+    make_secret("A", "v")
+    make_secret("B", "v", workspace=other_workspace)
+    assert verify_chain(workspace).ok and verify_chain(other_workspace).ok
+    assert AuditEvent.objects.filter(workspace=other_workspace, sequence=1).exists()
+
+
+def test_events_without_a_workspace_are_unchained(db):
+    from secretvault import audit
+
+    event = audit.record("auth.failed", workspace=None, detail={"reason": "unknown token"})
+    assert event.sequence is None and event.chain_digest == ""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_keep_the_chain_whole(workspace):
+    from tests.test_concurrency import run_threads
+
+    secret = services.create_secret(workspace, key="K", value="v")
+
+    def write(index: int) -> None:
+        for n in range(10):
+            if n % 2:
+                services.set_value(secret, f"{index}-{n}")
+            else:
+                services.load(workspace)
+
+    assert run_threads(6, write) == []
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert report.checked == AuditEvent.objects.filter(workspace=workspace).count()
