@@ -33,6 +33,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault.conf import CONSTANTS, vault_settings
 from secretvault.errors import DecryptionError, MasterKeyError
@@ -79,6 +80,7 @@ def _split(blob: bytes) -> tuple[bytes, str, bytes, bytes]:
     return blob[:end], key_id, blob[end : end + NONCE_BYTES], blob[end + NONCE_BYTES :]
 
 
+@sensitive_variables()
 def seal(cipher: AESGCM, key_id: str, plaintext: bytes, context: bytes) -> bytes:
     """Encrypt ``plaintext`` with a fresh random nonce, binding ``context``."""
     header = _header(key_id)
@@ -86,6 +88,7 @@ def seal(cipher: AESGCM, key_id: str, plaintext: bytes, context: bytes) -> bytes
     return header + nonce + cipher.encrypt(nonce, plaintext, header + context)
 
 
+@sensitive_variables()
 def unseal(lookup: Callable[[str], AESGCM], blob: bytes, context: bytes) -> bytes:
     """Decrypt a sealed blob with the key its header names.
 
@@ -224,6 +227,7 @@ def _data_key_context(workspace_id: uuid.UUID, data_key_id: str) -> bytes:
     return _PURPOSE_DATA_KEY + workspace_id.bytes + data_key_id.encode("ascii")
 
 
+@sensitive_variables()
 def wrap_data_key(
     workspace_id: uuid.UUID, data_key_id: str, data_key: bytes, master: MasterKey | None = None
 ) -> tuple[str, bytes]:
@@ -236,6 +240,7 @@ def wrap_data_key(
     return master.key_id, wrapped
 
 
+@sensitive_variables()
 def unwrap_data_key(workspace_id: uuid.UUID, data_key_id: str, wrapped: bytes) -> bytes:
     keyring = get_keyring()
     data_key = unseal(
@@ -300,10 +305,12 @@ def value_context(workspace_id: uuid.UUID, secret_id: uuid.UUID, version: int) -
     return _PURPOSE_VALUE + workspace_id.bytes + secret_id.bytes + version.to_bytes(8, "big")
 
 
+@sensitive_variables()
 def encrypt_value(cipher: AESGCM, data_key_id: str, plaintext: str, context: bytes) -> bytes:
     return seal(cipher, data_key_id, plaintext.encode("utf-8"), context)
 
 
+@sensitive_variables()
 def decrypt_value(cipher: AESGCM, data_key_id: str, blob: bytes, context: bytes) -> str:
     """Decrypt a value sealed under the data key ``data_key_id``.
 

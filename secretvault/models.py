@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import CONSTANTS, vault_settings
@@ -67,6 +68,7 @@ class Workspace(models.Model):
         self.data_key_id = data_key_id
         self.wrapped_data_key = wrapped
 
+    @sensitive_variables()
     def rewrap(self, master: crypto.MasterKey) -> None:
         """Wrap the data key and the audit key under ``master`` (no change to either key)."""
         data_key = crypto.unwrap_data_key(self.id, self.data_key_id, bytes(self.wrapped_data_key))
@@ -186,6 +188,7 @@ class Secret(models.Model):
         """Slugs of the environments served (uses the prefetch cache when present)."""
         return sorted(env.slug for env in self.envs.all())
 
+    @sensitive_variables()
     def encrypt(self, plaintext: str, version: int, workspace: Workspace | None = None) -> tuple[str, bytes]:
         """Seal ``plaintext`` as version ``version`` of this secret: ``(data_key_id, blob)``."""
         workspace = workspace or self.workspace
@@ -193,6 +196,7 @@ class Secret(models.Model):
         blob = crypto.encrypt_value(workspace.cipher(), workspace.data_key_id, plaintext, context)
         return workspace.data_key_id, blob
 
+    @sensitive_variables()
     def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
@@ -250,6 +254,7 @@ class SecretVersion(models.Model):
     def __repr__(self) -> str:
         return f"<SecretVersion secret={self.secret_id} version={self.version} action={self.action!r}>"
 
+    @sensitive_variables()
     def decrypt(self, workspace: Workspace | None = None) -> str:
         return self.secret.decrypt(self.ciphertext, self.version, workspace)
 

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault import audit, crypto, signals
 from secretvault.audit import Actor
@@ -284,6 +285,7 @@ def _metadata_checks(
     return checks
 
 
+@sensitive_variables()
 def _write_version(
     secret: Secret,
     value: str,
@@ -324,6 +326,7 @@ def _changed(secret: Secret, action: str, actor: Actor | None) -> None:
     )
 
 
+@sensitive_variables()
 def create_secret(
     workspace: Workspace,
     *,
@@ -378,6 +381,7 @@ def create_secret(
     return secret
 
 
+@sensitive_variables()
 def update_secret(
     secret: Secret,
     *,
@@ -453,6 +457,7 @@ def _refresh_from(target: Secret, source: Secret) -> None:
     target._prefetched_objects_cache = {}  # type: ignore[attr-defined]
 
 
+@sensitive_variables()
 def _current_value(secret: Secret) -> str | None:
     if secret.current_version == 0:
         return None
@@ -460,6 +465,7 @@ def _current_value(secret: Secret) -> str | None:
     return secret.decrypt(version.ciphertext, version.version)
 
 
+@sensitive_variables()
 def set_value(
     secret: Secret,
     value: str,
@@ -472,6 +478,7 @@ def set_value(
     return update_secret(secret, value=value, actor=actor, expected_version=expected_version, action=action)
 
 
+@sensitive_variables()
 def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret:
     """Write version latest+1 holding version ``version``'s value, ``source_version=version``."""
     with transaction.atomic():
@@ -541,6 +548,7 @@ def delete_secret(secret: Secret, actor: Actor | None = None) -> None:
 # Secrets: reads of values
 
 
+@sensitive_variables()
 def reveal(secret: Secret, actor: Actor | None = None, version: int | None = None) -> str:
     """The decrypted value (current, or ``version``); audited as ``secret.reveal``."""
     number = version or secret.current_version
@@ -561,6 +569,7 @@ def load_etag(resolved: Mapping[str, Secret]) -> str:
     return digest.hexdigest()[:32]
 
 
+@sensitive_variables()
 def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, Secret]) -> dict[str, str]:
     """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup."""
     cipher = workspace.cipher()
@@ -589,6 +598,7 @@ def record_load(
         )
 
 
+@sensitive_variables()
 def load(
     workspace: Workspace,
     env: str | None = None,
@@ -726,6 +736,7 @@ def rotate_master_key(
     return len(stale)
 
 
+@sensitive_variables()
 def rotate_data_key(
     workspace: Workspace,
     *,
@@ -739,6 +750,7 @@ def rotate_data_key(
     Returns the number of versions re-encrypted. An interruption rolls back to
     the old key and the old ciphertexts.
     """
+    caller_copy = workspace
     with transaction.atomic():
         workspace = _lock_workspace(workspace)
         # Wait for in-flight value writes, and keep new ones out until we commit.
@@ -773,11 +785,24 @@ def rotate_data_key(
             progress(done, total)
         if not dry_run:
             workspace.install_data_key((new_id, new_key))
-            workspace.save(update_fields=["wrapped_data_key", "data_key_id", "master_key_id", "updated_at"])
+            workspace.rewrap(crypto.get_keyring().active)  # the audit key follows to the same master key
+            workspace.save(
+                update_fields=[
+                    "wrapped_data_key",
+                    "data_key_id",
+                    "master_key_id",
+                    "wrapped_audit_key",
+                    "updated_at",
+                ]
+            )
             audit.record(
                 "workspace.rotate_data_key",
                 workspace=workspace,
                 actor=actor,
                 detail={"from": old_id, "to": new_id, "versions": total},
             )
+    if not dry_run:
+        # The caller's instance would otherwise still hold the discarded key.
+        for field in ("wrapped_data_key", "data_key_id", "master_key_id", "wrapped_audit_key", "updated_at"):
+            setattr(caller_copy, field, getattr(workspace, field))
     return total

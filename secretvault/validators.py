@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault.conf import vault_settings
 
@@ -55,6 +56,7 @@ def validate_scope(tags: Any) -> list[str]:
     return sorted(cleaned)
 
 
+@sensitive_variables()
 def validate_value(value: Any) -> str:
     """Check a secret value; error messages never include the value."""
     if not isinstance(value, str):
