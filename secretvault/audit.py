@@ -100,26 +100,49 @@ def record(
         event.save(force_insert=True)
         return event
     mac_key = workspace.audit_key()
+    # The head this process last committed: right unless another process appended
+    # since, in which case the insert collides and we read the real head.
+    head = _chain_heads.get(workspace.pk)
     for _attempt in range(_MAX_CHAIN_ATTEMPTS):
-        last = (
-            AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
-            .order_by("-sequence")
-            .values_list("sequence", "chain_digest")
-            .first()
-        )
-        event.sequence = (last[0] if last else 0) + 1
-        event.chain_digest = crypto.chain_digest(mac_key, last[1] if last else "", event.chain_message())
+        if head is None:
+            head = (
+                AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
+                .order_by("-sequence")
+                .values_list("sequence", "chain_digest")
+                .first()
+            ) or (0, "")
+        event.sequence = head[0] + 1
+        event.chain_digest = crypto.chain_digest(mac_key, head[1], event.chain_message())
         try:
             with transaction.atomic():
                 event.save(force_insert=True)
         except IntegrityError:
             event._state.adding = True
+            head = None
             continue
+        _remember_head_on_commit(workspace.pk, (event.sequence, event.chain_digest))
         return event
     raise SecretVaultError("Could not append to the audit chain: too much contention.")
 
 
 _MAX_CHAIN_ATTEMPTS = 50
+# workspace id -> (sequence, digest) of the last event this process committed.
+_chain_heads: dict[Any, tuple[int, str]] = {}
+
+
+def _remember_head_on_commit(workspace_id: Any, head: tuple[int, str]) -> None:
+    """Cache the new head only once it is committed: a rolled-back event must not be linked to."""
+
+    def remember() -> None:
+        known = _chain_heads.get(workspace_id)
+        if known is None or known[0] < head[0]:
+            _chain_heads[workspace_id] = head
+
+    transaction.on_commit(remember)
+
+
+def forget_chain_heads() -> None:
+    _chain_heads.clear()
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,9 @@ def reset_caches() -> None:
     with _lock:
         _keyring = None
         _unwrapped.clear()
+    from secretvault import audit  # the cached audit-chain heads go too
+
+    audit.forget_chain_heads()
 
 
 # --------------------------------------------------------------------------
@@ -329,6 +332,43 @@ def decrypt_value(cipher: AESGCM, data_key_id: str, blob: bytes, context: bytes)
         return plaintext.decode("utf-8")
     except UnicodeDecodeError:  # pragma: no cover - authenticated data is always UTF-8
         raise DecryptionError("Decrypted value is not UTF-8.") from None
+
+
+@sensitive_variables()
+def decrypt_values(
+    cipher: AESGCM,
+    data_key_id: str,
+    workspace_id: uuid.UUID,
+    items: Iterable[tuple[str, bytes, bytes, int]],
+) -> dict[str, str]:
+    """Decrypt many values of one workspace: ``{name: plaintext}``.
+
+    ``items`` yields ``(name, blob, secret id bytes, version)``. The same checks
+    and associated data as ``decrypt_value``, in one tight loop: this is the hot
+    path of ``load``.
+    """
+    expected = _header(data_key_id)
+    start = len(expected)
+    prefix = _PURPOSE_VALUE + workspace_id.bytes
+    values: dict[str, str] = {}
+    for name, blob, secret_id, version in items:
+        blob = bytes(blob)
+        context = prefix + secret_id + version.to_bytes(8, "big")
+        if blob[:start] != expected:
+            # A foreign or malformed header: the general path names the problem.
+            values[name] = decrypt_value(cipher, data_key_id, blob, context)
+            continue
+        try:
+            plaintext = cipher.decrypt(
+                blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], expected + context
+            )
+        except InvalidTag:
+            raise DecryptionError(
+                f"Ciphertext sealed with key {data_key_id!r} failed authentication: "
+                "it was tampered with, moved from another row, or the key is wrong."
+            ) from None
+        values[name] = plaintext.decode("utf-8")
+    return values
 
 
 # --------------------------------------------------------------------------

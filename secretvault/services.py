@@ -31,6 +31,7 @@ from secretvault.errors import (
     UnknownVersionError,
     VersionMismatchError,
 )
+from secretvault.managers import ResolvedSecret
 from secretvault.models import (
     Environment,
     Secret,
@@ -561,33 +562,30 @@ def reveal(secret: Secret, actor: Actor | None = None, version: int | None = Non
     return value
 
 
-def load_etag(resolved: Mapping[str, Secret]) -> str:
+def load_etag(resolved: Mapping[str, ResolvedSecret]) -> str:
     """A strong validator over the resolved secrets' identities and versions."""
     digest = hashlib.sha256()
-    for key, secret in resolved.items():
-        digest.update(f"{key}\x00{secret.pk}\x00{secret.current_version}\n".encode())
+    for key, entry in resolved.items():
+        digest.update(b"%s\x00%s\x00%d\n" % (key.encode(), entry.id_bytes, entry.current_version))
     return digest.hexdigest()[:32]
 
 
 @sensitive_variables()
-def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, Secret]) -> dict[str, str]:
+def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, ResolvedSecret]) -> dict[str, str]:
     """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup."""
-    cipher = workspace.cipher()
-    data_key_id = workspace.data_key_id
-    ws_id = workspace.id
-    return {
-        key: crypto.decrypt_value(
-            cipher,
-            data_key_id,
-            bytes(secret.current_ciphertext),  # type: ignore[attr-defined]
-            crypto.value_context(ws_id, secret.id, secret.current_version),
-        )
-        for key, secret in resolved.items()
-    }
+    return crypto.decrypt_values(
+        workspace.cipher(),
+        workspace.data_key_id,
+        workspace.id,
+        (
+            (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
+            for key, entry in resolved.items()
+        ),
+    )
 
 
 def record_load(
-    workspace: Workspace, resolved: Mapping[str, Secret], *, env: str | None, actor: Actor | None
+    workspace: Workspace, resolved: Mapping[str, ResolvedSecret], *, env: str | None, actor: Actor | None
 ) -> None:
     if vault_settings.AUDIT_READS:
         audit.record(

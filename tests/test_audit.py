@@ -125,3 +125,33 @@ def test_concurrent_appends_keep_the_chain_whole(workspace):
     report = verify_chain(workspace)
     assert report.ok, report.problems
     assert report.checked == AuditEvent.objects.filter(workspace=workspace).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_event_is_never_linked_to(workspace, make_secret):
+    from django.db import transaction
+
+    secret = make_secret("K", "v1")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            services.set_value(secret, "v2")  # appends an event, then ...
+            raise RuntimeError("... the request fails and everything rolls back")
+    secret.refresh_from_db()
+    services.set_value(secret, "v3")
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stale_cached_head_recovers(workspace, make_secret):
+    """Another worker appended since this one cached its head: the insert collides and retries."""
+    from secretvault import audit
+
+    secret = make_secret("K", "v1")
+    cached = audit._chain_heads[workspace.pk]
+    services.set_value(secret, "v2")
+    audit._chain_heads[workspace.pk] = cached  # as if the last append came from elsewhere
+    services.set_value(secret, "v3")
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert audit._chain_heads[workspace.pk][0] == AuditEvent.objects.filter(workspace=workspace).count()

@@ -80,10 +80,7 @@ class ResolveMatchesReference(TestCase):
                 services.revoke_secret(secret)
             stored.append(spec)
         resolved = Secret.objects.resolve(workspace, env=env, scope=scope, now=NOW)
-        values = {
-            key: secret.decrypt(secret.current_ciphertext, secret.current_version)
-            for key, secret in resolved.items()
-        }
+        values = services.decrypt_resolved(workspace, resolved)
         assert values == reference(stored, env, scope)
 
 
