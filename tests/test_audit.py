@@ -155,3 +155,18 @@ def test_stale_cached_head_recovers(workspace, make_secret):
     report = verify_chain(workspace)
     assert report.ok, report.problems
     assert audit._chain_heads[workspace.pk][0] == AuditEvent.objects.filter(workspace=workspace).count()
+
+
+def test_audit_verify_command(workspace, history, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("secretvault", "audit", "verify", "-w", "acme")
+    assert "verified: 9 events intact" in capsys.readouterr().out
+    target = AuditEvent.objects.get(workspace=workspace, action="secret.reveal")
+    raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [target.pk.hex])
+    with pytest.raises(CommandError, match="audit chain of workspace 'acme' is broken"):
+        call_command("secretvault", "audit", "verify", "-w", "acme")
+    out = capsys.readouterr().out
+    assert f"BROKEN: events {target.sequence}..{target.sequence} are missing" in out
+    assert f"BROKEN: event {target.sequence + 1} (secrets.load) does not match its digest" in out

@@ -390,6 +390,16 @@ class Command(BaseCommand):
         )
         sub.add_argument("--dry-run", action="store_true", help="count, write nothing")
 
+        group = commands.add_parser("audit", help="check a workspace's audit trail")
+        actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+        add(
+            actions,
+            "verify",
+            "Recompute the audit chain; exit 1 on an edited, removed or missing event.",
+            self.handle_audit_verify,
+            workspace,
+        )
+
     # ---------------------------------------------------------------- execution
 
     def execute(self, *args: Any, **options: Any) -> str | None:
@@ -414,6 +424,20 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except DatabaseError as exc:
             raise CommandError(f"database error: {exc}".strip()) from None
+
+    def handle_audit_verify(self, options: Options) -> None:
+        from secretvault.audit import verify_chain
+
+        workspace = self.workspace(options)
+        report = verify_chain(workspace)
+        if not report.ok:
+            for problem in report.problems:
+                self.stdout.write(f"BROKEN: {problem}")
+            raise CommandError(
+                f"the audit chain of workspace {workspace.slug!r} is broken "
+                f"({len(report.problems)} problem(s) in {report.checked} events)."
+            )
+        self.stdout.write(f"Audit chain of {workspace.slug} verified: {report.checked} events intact.")
 
     def info(self, message: str) -> None:
         """A progress or hint line on stderr, so stdout stays clean for data."""
