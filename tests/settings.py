@@ -67,4 +67,5 @@ def _key(key_id: str, byte: int) -> str:
 
 TEST_MASTER_KEY = _key("test-1", 1)
 TEST_MASTER_KEY_2 = _key("test-2", 2)
-SECRETVAULT = {"MASTER_KEYS": [TEST_MASTER_KEY]}
+# Subprocess tests (crash-safe rotation) pass their own keyring through the environment.
+SECRETVAULT = {"MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[TEST_MASTER_KEY])}
