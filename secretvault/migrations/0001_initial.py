@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,184 +17,403 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Environment',
+            name="Environment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('slug', models.CharField(max_length=50, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$', 'Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.', code='invalid_slug')], verbose_name='slug')),
-                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=50,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+                                "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+                                code="invalid_slug",
+                            )
+                        ],
+                        verbose_name="slug",
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['workspace__slug', 'slug'],
+                "ordering": ["workspace__slug", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='Secret',
+            name="Secret",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('key', models.CharField(max_length=255, validators=[django.core.validators.RegexValidator('^[A-Za-z_][A-Za-z0-9_]{0,254}$', 'Use letters, digits and underscores, not starting with a digit (a valid environment variable name), at most 255 characters.', code='invalid_key')], verbose_name='key')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('token_type', models.CharField(blank=True, choices=[('', '(none)'), ('api', 'API key'), ('access', 'Access token')], default='', max_length=10, verbose_name='token type')),
-                ('scope', models.JSONField(blank=True, default=list, help_text='App tags; empty = every app.', verbose_name='scope')),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='expires at')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
-                ('current_version', models.PositiveIntegerField(default=0, editable=False, verbose_name='version')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        max_length=255,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+                                "Use letters, digits and underscores, not starting with a digit (a valid environment variable name), at most 255 characters.",
+                                code="invalid_key",
+                            )
+                        ],
+                        verbose_name="key",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "token_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "(none)"), ("api", "API key"), ("access", "Access token")],
+                        default="",
+                        max_length=10,
+                        verbose_name="token type",
+                    ),
+                ),
+                (
+                    "scope",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="App tags; empty = every app.",
+                        verbose_name="scope",
+                    ),
+                ),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, db_index=True, null=True, verbose_name="expires at"),
+                ),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked at")),
+                (
+                    "current_version",
+                    models.PositiveIntegerField(default=0, editable=False, verbose_name="version"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['key'],
-                'permissions': [('reveal_secret', 'Can reveal secret values'), ('rollback_secret', 'Can roll back secrets to an earlier version')],
+                "ordering": ["key"],
+                "permissions": [
+                    ("reveal_secret", "Can reveal secret values"),
+                    ("rollback_secret", "Can roll back secrets to an earlier version"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Workspace',
+            name="Workspace",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('slug', models.CharField(max_length=50, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$', 'Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.', code='invalid_slug')], verbose_name='slug')),
-                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
-                ('wrapped_data_key', models.BinaryField()),
-                ('data_key_id', models.CharField(editable=False, max_length=32)),
-                ('master_key_id', models.CharField(db_index=True, editable=False, max_length=32)),
-                ('wrapped_audit_key', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=50,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+                                "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+                                code="invalid_slug",
+                            )
+                        ],
+                        verbose_name="slug",
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
+                ("wrapped_data_key", models.BinaryField()),
+                ("data_key_id", models.CharField(editable=False, max_length=32)),
+                ("master_key_id", models.CharField(db_index=True, editable=False, max_length=32)),
+                ("wrapped_audit_key", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='SecretEnvironment',
+            name="SecretEnvironment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='secretvault.environment')),
-                ('secret', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='secretvault.secret')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="secretvault.environment"
+                    ),
+                ),
+                (
+                    "secret",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="secretvault.secret"),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='secret',
-            name='envs',
-            field=models.ManyToManyField(blank=True, help_text='Environments served; empty = global (every environment).', related_name='secrets', through='secretvault.SecretEnvironment', to='secretvault.environment'),
+            model_name="secret",
+            name="envs",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Environments served; empty = global (every environment).",
+                related_name="secrets",
+                through="secretvault.SecretEnvironment",
+                to="secretvault.environment",
+            ),
         ),
         migrations.CreateModel(
-            name='ServiceToken',
+            name="ServiceToken",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('token_id', models.CharField(editable=False, max_length=16, unique=True)),
-                ('digest', models.CharField(editable=False, max_length=64)),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('scope', models.JSONField(blank=True, default=list, help_text='App tags; empty = all.', verbose_name='scope')),
-                ('can_write', models.BooleanField(default=False, verbose_name='can write')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires at')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last used at')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("token_id", models.CharField(editable=False, max_length=16, unique=True)),
+                ("digest", models.CharField(editable=False, max_length=64)),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "scope",
+                    models.JSONField(
+                        blank=True, default=list, help_text="App tags; empty = all.", verbose_name="scope"
+                    ),
+                ),
+                ("can_write", models.BooleanField(default=False, verbose_name="can write")),
+                ("expires_at", models.DateTimeField(blank=True, null=True, verbose_name="expires at")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked at")),
+                (
+                    "last_used_at",
+                    models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last used at"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('revoke_servicetoken', 'Can revoke service tokens')],
+                "ordering": ["-created_at"],
+                "permissions": [("revoke_servicetoken", "Can revoke service tokens")],
             },
         ),
         migrations.CreateModel(
-            name='SecretVersion',
+            name="SecretVersion",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('version', models.PositiveIntegerField()),
-                ('ciphertext', models.BinaryField()),
-                ('data_key_id', models.CharField(editable=False, max_length=32)),
-                ('action', models.CharField(choices=[('create', 'create'), ('update', 'update'), ('rollback', 'rollback'), ('import', 'import')], max_length=10)),
-                ('source_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('secret', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='secretvault.secret')),
-                ('created_by_token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='secretvault.servicetoken')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("ciphertext", models.BinaryField()),
+                ("data_key_id", models.CharField(editable=False, max_length=32)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "create"),
+                            ("update", "update"),
+                            ("rollback", "rollback"),
+                            ("import", "import"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("source_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "secret",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="secretvault.secret",
+                    ),
+                ),
+                (
+                    "created_by_token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="secretvault.servicetoken",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['secret', '-version'],
+                "ordering": ["secret", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='TokenEnvironment',
+            name="TokenEnvironment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='secretvault.environment')),
-                ('token', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='secretvault.servicetoken')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="secretvault.environment"
+                    ),
+                ),
+                (
+                    "token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="secretvault.servicetoken"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='servicetoken',
-            name='envs',
-            field=models.ManyToManyField(blank=True, help_text='Environments reachable; empty = all.', related_name='tokens', through='secretvault.TokenEnvironment', to='secretvault.environment'),
+            model_name="servicetoken",
+            name="envs",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Environments reachable; empty = all.",
+                related_name="tokens",
+                through="secretvault.TokenEnvironment",
+                to="secretvault.environment",
+            ),
         ),
         migrations.AddField(
-            model_name='servicetoken',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tokens', to='secretvault.workspace'),
+            model_name="servicetoken",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="tokens", to="secretvault.workspace"
+            ),
         ),
         migrations.AddField(
-            model_name='secret',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='secrets', to='secretvault.workspace'),
+            model_name="secret",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="secrets",
+                to="secretvault.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='environments', to='secretvault.workspace'),
+            model_name="environment",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="environments",
+                to="secretvault.workspace",
+            ),
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('action', models.CharField(db_index=True, max_length=40)),
-                ('key', models.CharField(blank=True, max_length=255)),
-                ('version', models.PositiveIntegerField(blank=True, null=True)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('token_id', models.CharField(blank=True, max_length=16)),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('sequence', models.PositiveBigIntegerField(blank=True, editable=False, null=True)),
-                ('chain_digest', models.CharField(blank=True, editable=False, max_length=64)),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='secretvault.workspace')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("action", models.CharField(db_index=True, max_length=40)),
+                ("key", models.CharField(blank=True, max_length=255)),
+                ("version", models.PositiveIntegerField(blank=True, null=True)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("token_id", models.CharField(blank=True, max_length=16)),
+                ("remote_addr", models.GenericIPAddressField(blank=True, null=True)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("sequence", models.PositiveBigIntegerField(blank=True, editable=False, null=True)),
+                ("chain_digest", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="secretvault.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='secretenvironment',
-            constraint=models.UniqueConstraint(fields=('secret', 'environment'), name='secretvault_secretenv_unique'),
+            model_name="secretenvironment",
+            constraint=models.UniqueConstraint(
+                fields=("secret", "environment"), name="secretvault_secretenv_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='secretversion',
-            constraint=models.UniqueConstraint(fields=('secret', 'version'), name='secretvault_version_unique'),
+            model_name="secretversion",
+            constraint=models.UniqueConstraint(
+                fields=("secret", "version"), name="secretvault_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='secretversion',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='secretvault_version_positive'),
+            model_name="secretversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="secretvault_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tokenenvironment',
-            constraint=models.UniqueConstraint(fields=('token', 'environment'), name='secretvault_tokenenv_unique'),
+            model_name="tokenenvironment",
+            constraint=models.UniqueConstraint(
+                fields=("token", "environment"), name="secretvault_tokenenv_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='secret',
-            index=models.Index(fields=['workspace', 'key'], name='secretvault_secret_ws_key'),
+            model_name="secret",
+            index=models.Index(fields=["workspace", "key"], name="secretvault_secret_ws_key"),
         ),
         migrations.AddConstraint(
-            model_name='environment',
-            constraint=models.UniqueConstraint(fields=('workspace', 'slug'), name='secretvault_env_unique_slug'),
+            model_name="environment",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "slug"), name="secretvault_env_unique_slug"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['workspace', '-created_at'], name='secretvault_audit_ws_time'),
+            model_name="auditevent",
+            index=models.Index(fields=["workspace", "-created_at"], name="secretvault_audit_ws_time"),
         ),
         migrations.AddConstraint(
-            model_name='auditevent',
-            constraint=models.UniqueConstraint(fields=('workspace', 'sequence'), name='secretvault_audit_chain_unique'),
+            model_name="auditevent",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "sequence"), name="secretvault_audit_chain_unique"
+            ),
         ),
     ]
