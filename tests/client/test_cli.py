@@ -1,0 +1,219 @@
+"""The ``secretvault`` console script: argument handling, then end to end against the live API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secretvault import dotenv, services
+from secretvault.client.cli import child_environment, format_secrets, main
+from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Vault
+
+KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
+VALUES = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]))
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("secretvault: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+# ------------------------------------------------------------------------------------------
+# Without a server
+
+
+def test_child_environment_lets_set_variables_win() -> None:
+    merged = child_environment({"API_KEY": "vault", "WORKERS": "4"}, {"API_KEY": "mine", "PATH": "/bin"})
+    assert merged == {"API_KEY": "mine", "WORKERS": "4", "PATH": "/bin"}
+    prefixed = child_environment({"API_KEY": "vault"}, {"API_KEY": "mine"}, prefix="APP_")
+    assert prefixed == {"APP_API_KEY": "vault", "API_KEY": "mine"}
+
+
+@given(st.dictionaries(KEYS, VALUES, max_size=8))
+def test_dotenv_export_round_trips(secrets: dict[str, str]) -> None:
+    text = format_secrets(secrets, "dotenv")
+    assert {entry.key: entry.value for entry in dotenv.parse(text)} == secrets
+    assert text.count("\n") == len(secrets)  # one line per secret, whatever the value holds
+
+
+@given(st.dictionaries(KEYS, VALUES, max_size=8))
+def test_json_export_round_trips(secrets: dict[str, str]) -> None:
+    assert json.loads(format_secrets(secrets, "json")) == secrets
+
+
+def test_dotenv_export_escapes_what_a_shell_or_parser_would_interpret() -> None:
+    text = format_secrets({"V": 'a\nb "c" $HOME #d \\e\tf\rg'}, "dotenv")
+    assert text == 'V="a\\nb \\"c\\" \\$HOME #d \\\\e\\tf\\rg"\n'
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required: COMMAND"),
+        (["frobnicate"], "invalid choice"),
+        (["get"], "required: KEY"),
+        (["export", "--format", "yaml"], "invalid choice"),
+        (["--timeout", "soon", "get", "X"], "invalid float value"),
+        (["run", "--env", "prd"], "no command given"),
+        (["run", "--env", "prd", "--"], "no command given"),
+        (["run", "--prefix", "1X", "--", "true"], "--prefix must start with a letter"),
+        (["get", "X"], "No API URL: set SECRETVAULT_URL"),
+        (["--url", "http://127.0.0.1:1/api/v1/", "get", "X"], "No service token: set SECRETVAULT_TOKEN"),
+        (["get", "X", "--url", "http://127.0.0.1:1/", "--token", "svt_a_b"], "No workspace"),
+        (["get", "X", "--url", "ftp://h/", "--token", "svt_a_b", "-w", "acme"], "http:// or https://"),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "--help"])
+    assert caught.value.code == 0
+    assert "Variables already set" in capsys.readouterr().out
+
+
+def test_unreachable_server_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--url", "http://127.0.0.1:9/api/v1/", "--token", "svt_id_s3kr1t", "-w", "acme", "--retries", "0"]
+    assert main([*argv, "export"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "Cannot connect to http://127.0.0.1:9/api/v1/" in line
+    assert "s3kr1t" not in line
+
+
+# ------------------------------------------------------------------------------------------
+# End to end, in a subprocess, against the live API
+
+
+def cli(
+    vault: Vault, *args: str, token: str | None = None, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m secretvault.client.cli ARGS`` configured only by the three variables (plus extras)."""
+    environment = {name: value for name, value in os.environ.items() if name not in VAULT_VARIABLES}
+    for name in PRD_SECRETS:
+        environment.pop(name, None)
+    environment.update(
+        SECRETVAULT_URL=vault.url,
+        SECRETVAULT_TOKEN=token or vault.read_token,
+        SECRETVAULT_WORKSPACE=vault.workspace.slug,
+    )
+    environment.update(extra_env)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "secretvault.client.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def show_env(*keys: str) -> str:
+    """Python code printing the named environment variables as a JSON object."""
+    return f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {list(keys)!r}}}))"
+
+
+def test_run_gives_the_child_its_secrets(vault: Vault) -> None:
+    code = show_env(*PRD_SECRETS)
+    result = cli(vault, "run", "--env", "prd", "--", sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == PRD_SECRETS
+    assert result.stderr == ""
+
+
+def test_run_variables_already_set_win(vault: Vault) -> None:
+    code = show_env("API_KEY", "WORKERS")
+    result = cli(vault, "run", "--env", "prd", "--", sys.executable, "-c", code, API_KEY="from-the-shell")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"API_KEY": "from-the-shell", "WORKERS": "4"}
+
+
+def test_run_with_a_prefix_and_env_from_the_environment(vault: Vault) -> None:
+    code = show_env("APP_WORKERS", "WORKERS")
+    result = cli(vault, "run", "--prefix", "APP_", "--", sys.executable, "-c", code, SECRETVAULT_ENV="prd")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"APP_WORKERS": "4", "WORKERS": None}
+
+
+def test_run_passes_the_exit_status_through(vault: Vault) -> None:
+    result = cli(vault, "run", "--env", "prd", "--", sys.executable, "-c", "raise SystemExit(7)")
+    assert result.returncode == 7
+    assert result.stderr == ""
+
+
+def test_run_unknown_command_exits_127(vault: Vault) -> None:
+    result = cli(vault, "run", "--env", "prd", "--", "secretvault-no-such-command-xyz")
+    assert result.returncode == 127
+    assert "command not found: secretvault-no-such-command-xyz" in one_error_line(result.stderr)
+
+
+def test_run_does_not_start_the_command_when_the_token_is_revoked(vault: Vault, make_token: Any) -> None:
+    token, raw = make_token(envs=["prd"])
+    services.revoke_token(token)
+    result = cli(vault, "run", "--env", "prd", "--", sys.executable, "-c", "print('started')", token=raw)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    line = one_error_line(result.stderr)
+    assert "HTTP 401" in line
+    assert raw not in line
+
+
+def test_export_dotenv_round_trips(vault: Vault) -> None:
+    result = cli(vault, "export", "--env", "prd")
+    assert result.returncode == 0, result.stderr
+    assert {entry.key: entry.value for entry in dotenv.parse(result.stdout)} == PRD_SECRETS
+
+
+def test_export_json(vault: Vault) -> None:
+    result = cli(vault, "export", "--format", "json", SECRETVAULT_ENV="prd")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == PRD_SECRETS
+
+
+def test_get_prints_the_value(vault: Vault) -> None:
+    result = cli(vault, "get", "TRICKY", "--env", "prd")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == PRD_SECRETS["TRICKY"] + "\n"
+
+
+def test_get_of_a_missing_key_exits_1_naming_it(vault: Vault) -> None:
+    result = cli(vault, "get", "NOPE", "--env", "prd")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "'NOPE' is not set in workspace 'acme', environment 'prd'" in one_error_line(result.stderr)
+
+
+def test_flags_override_the_environment(vault: Vault, other_workspace: Any) -> None:
+    # The variables name the other workspace (404 for this token); the flag wins.
+    result = cli(vault, "get", "WORKERS", "-w", "acme", "--env", "prd", SECRETVAULT_WORKSPACE="globex")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "4\n"
+    result = cli(vault, "get", "WORKERS", "--env", "prd", SECRETVAULT_WORKSPACE="globex")
+    assert result.returncode == 1
+    assert "HTTP 404" in one_error_line(result.stderr)
+
+
+def test_in_process_get_and_export(
+    vault: Vault, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = ["--url", vault.url, "-w", "acme", "--env", "prd"]
+    monkeypatch.setenv("SECRETVAULT_TOKEN", vault.read_token)
+    assert main(["get", "WORKERS", *options]) == 0
+    assert capsys.readouterr().out == "4\n"
+    assert main(["export", "--format", "json", *options]) == 0
+    assert json.loads(capsys.readouterr().out) == PRD_SECRETS
