@@ -1,0 +1,1 @@
+"""secretvault's REST API (Django REST framework). Mount ``secretvault.api.urls``."""

@@ -1,0 +1,872 @@
+"""The REST API (SPEC §3): DRF viewsets over the Core services.
+
+Every view sets its authentication, permission, parser, renderer, pagination and
+filter classes itself, so the API behaves the same whatever the project's
+``REST_FRAMEWORK`` settings. Writes go through ``secretvault.services`` (which
+validate, lock, write the audit event in the same transaction and signal after
+commit); Core errors are mapped to HTTP answers in ``VaultAPIView.handle_exception``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.query import prefetch_related_objects
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.http import parse_etags
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from secretvault import services
+from secretvault.api import schema as api_schema
+from secretvault.api.authentication import ServiceTokenAuthentication
+from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
+from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
+from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
+from secretvault.api.serializers import (
+    AuditEventSerializer,
+    EnvironmentSerializer,
+    EnvironmentWriteSerializer,
+    LoadSerializer,
+    RollbackSerializer,
+    SecretCreateSerializer,
+    SecretRevealSerializer,
+    SecretSerializer,
+    SecretUpdateSerializer,
+    SecretVersionSerializer,
+    ServiceTokenCreatedSerializer,
+    ServiceTokenCreateSerializer,
+    ServiceTokenSerializer,
+    StatsSerializer,
+    WorkspaceCreateSerializer,
+    WorkspaceSerializer,
+)
+from secretvault.audit import Actor
+from secretvault.conf import vault_settings
+from secretvault.errors import (
+    AmbiguousSecretError,
+    ConflictError,
+    CryptoError,
+    UnknownVersionError,
+    VersionMismatchError,
+)
+from secretvault.models import (
+    AuditEvent,
+    Environment,
+    Secret,
+    SecretVersion,
+    ServiceToken,
+    Workspace,
+)
+from secretvault.validators import validate_key, validate_scope, validate_slug
+
+logger = logging.getLogger(__name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+# ----------------------------------------------------------------------------------
+# Errors
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the stored state."
+    default_code = "conflict"
+
+    def __init__(self, detail: Any = None, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.extra = extra or {}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+    default_code = "payload_too_large"
+
+
+class VaultUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The vault cannot use its encryption keys right now. The operators have been "
+        "notified through the server log."
+    )
+    default_code = "vault_unavailable"
+
+
+def _validation_detail(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+def translate_exception(exc: Exception) -> Exception:
+    """The DRF exception answering a Core (or Django) exception; others unchanged.
+
+    No message of a Core exception carries a secret value (secretvault.errors).
+    """
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(_validation_detail(exc))
+    if isinstance(exc, VersionMismatchError):
+        return Conflict(str(exc), extra={"current_version": exc.current})
+    if isinstance(exc, ConflictError):
+        return Conflict(str(exc))
+    if isinstance(exc, AmbiguousSecretError):
+        return exceptions.ValidationError({"env": [str(exc)]})
+    if isinstance(exc, UnknownVersionError):
+        return exceptions.ValidationError({"version": [str(exc)]})
+    if isinstance(exc, ObjectDoesNotExist):
+        return exceptions.NotFound()
+    if isinstance(exc, CryptoError):
+        # Core crypto errors name keys and rows, never values.
+        logger.error("secretvault API: %s: %s", type(exc).__name__, exc)
+        return VaultUnavailable()
+    return exc
+
+
+# ----------------------------------------------------------------------------------
+# Base
+
+
+class VaultPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class VaultAPIView(GenericViewSet):
+    """Base of the API's viewsets: explicit policies and Core error mapping."""
+
+    authentication_classes = [ServiceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    permission_classes = [VaultPermission]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    pagination_class = VaultPagination
+    filter_backends: list[Any] = []
+    metadata_class = None
+    # No OPTIONS: nothing to introspect for strangers (405).
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+    schema = VaultAutoSchema()
+    lookup_value_regex = "[^/]+"
+    #: action → permission codenames (people). Missing action: refused.
+    required_permissions: dict[str, list[str]] = {}
+    #: action → READ / WRITE (service tokens). Missing action: refused with 403.
+    token_policy: dict[str, str] = {}
+    workspace_url_kwarg = "ws"
+
+    def handle_exception(self, exc: Exception) -> Response:
+        translated = translate_exception(exc)
+        response = super().handle_exception(translated)
+        if isinstance(translated, Conflict) and translated.extra and isinstance(response.data, dict):
+            response.data.update(translated.extra)
+        return response
+
+    def actor(self) -> Actor:
+        return Actor.from_request(self.request)
+
+    def get_workspace(self) -> Workspace:
+        """The workspace the URL names: 404 if the slug is invalid, unknown, or not the token's."""
+        cached = getattr(self, "_workspace", None)
+        if cached is not None:
+            return cached
+        slug = self.kwargs.get(self.workspace_url_kwarg, "")
+        if not _matches(validate_slug, slug):
+            raise exceptions.NotFound()
+        token = request_token(self.request)
+        if token is not None:
+            if token.workspace.slug != slug:
+                raise exceptions.NotFound()
+            workspace = token.workspace
+        else:
+            workspace = Workspace.objects.filter(slug=slug).first()
+            if workspace is None:
+                raise exceptions.NotFound()
+        self.check_object_permissions(self.request, workspace)
+        self._workspace = workspace
+        return workspace
+
+    def paginated(self, queryset: QuerySet, serializer_class: Any, **context: Any) -> Response:
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context={"request": self.request, **context}).data
+        return self.get_paginated_response(data)
+
+    def validated(self, serializer_class: Any, **kwargs: Any) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+def _matches(validator: Any, value: str) -> bool:
+    try:
+        validator(value)
+    except DjangoValidationError:
+        return False
+    return True
+
+
+def _query_env(request: Any) -> str | None:
+    """The ``env`` query parameter: ``None`` when absent or empty, 400 when not a slug."""
+    env = request.query_params.get("env") or None
+    if env is not None and not _matches(validate_slug, env):
+        raise exceptions.ValidationError({"env": ["Not a valid environment slug."]})
+    return env
+
+
+def _check_env_exists(workspace: Workspace, env: str) -> None:
+    if not Environment.objects.filter(workspace=workspace, slug=env).exists():
+        raise exceptions.ValidationError(
+            {"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]}
+        )
+
+
+def _envs_prefetch() -> Prefetch:
+    return Prefetch("envs", queryset=Environment.objects.order_by("slug"))
+
+
+# ----------------------------------------------------------------------------------
+# Workspaces (+ stats and load)
+
+
+@extend_schema(tags=["workspaces"])
+class WorkspaceViewSet(VaultAPIView):
+    """Workspaces. People with ``view_workspace`` see all; a token sees its own."""
+
+    lookup_field = "slug"
+    lookup_url_kwarg = "ws"
+    serializer_class = WorkspaceSerializer
+    queryset = Workspace.objects.all()
+    required_permissions = {
+        "list": ["view_workspace"],
+        "retrieve": ["view_workspace"],
+        "create": ["add_workspace"],
+        "stats": ["view_secret"],
+        "load": ["view_secret", "reveal_secret"],
+    }
+    token_policy = {"list": READ, "retrieve": READ, "stats": READ, "load": READ}
+
+    def get_queryset(self) -> QuerySet[Workspace]:
+        qs = Workspace.objects.order_by("slug")
+        token = request_token(self.request)
+        if token is not None:
+            qs = qs.filter(pk=token.workspace_id)
+        return qs
+
+    @document(responses=responses(WorkspaceSerializer(many=True), 404))
+    def list(self, request: Any) -> Response:
+        return self.paginated(self.get_queryset(), WorkspaceSerializer)
+
+    @document(
+        request=WorkspaceCreateSerializer,
+        responses=responses(WorkspaceSerializer, 400, 409, 503, status=201),
+    )
+    def create(self, request: Any) -> Response:
+        data = self.validated(WorkspaceCreateSerializer)
+        workspace = services.create_workspace(slug=data["slug"], name=data["name"], actor=self.actor())
+        return Response(WorkspaceSerializer(workspace).data, status=status.HTTP_201_CREATED)
+
+    @document(responses=responses(WorkspaceSerializer, 404))
+    def retrieve(self, request: Any, ws: str) -> Response:
+        return Response(WorkspaceSerializer(self.get_workspace()).data)
+
+    @document(
+        summary="Secret counts of the workspace",
+        description="total, active, expired, expiring_soon and revoked. A token counts the "
+        "secrets it can see.",
+        responses=responses(StatsSerializer, 404),
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Any, ws: str) -> Response:
+        workspace = self.get_workspace()
+        access = token_access(request)
+        if access is None:
+            counts = services.stats(workspace)
+        else:
+            counts = _secret_counts(access.filter_secrets(Secret.objects.filter(workspace=workspace)))
+        return Response({"workspace": workspace.slug, **counts})
+
+    @document(
+        summary="Load the resolved secrets map",
+        description=(
+            "The `{KEY: value}` map a service sees, in one round trip: active secrets serving "
+            "`env` (an environment-specific secret overrides the global one of its key) and "
+            "visible to `scope`. Without `env`, global secrets only, except that a token "
+            "restricted to one environment gets that environment. A token restricted to some "
+            "environments or scope tags gets 403 for others, and its own scope tags by "
+            "default. The strong `ETag` covers the secrets' identities and versions: send it "
+            "back as `If-None-Match` to get 304 without any decryption. Audited as "
+            "`secrets.load` (key names and versions, never values)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "env",
+                str,
+                OpenApiParameter.QUERY,
+                pattern=api_schema.PATH_PARAMETERS["slug"][0],
+                description="Environment slug.",
+            ),
+            OpenApiParameter(
+                "scope",
+                str,
+                OpenApiParameter.QUERY,
+                description="Scope tag(s), comma-separated: secrets tagged with any of them, "
+                "and unscoped ones.",
+            ),
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="An ETag."),
+        ],
+        responses={
+            **responses(
+                OpenApiResponse(
+                    LoadSerializer,
+                    description="The resolved map (Cache-Control: no-store; ETag).",
+                ),
+                304,
+                400,
+                404,
+                503,
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    @sensitive_variables()
+    def load(self, request: Any, ws: str) -> Response:
+        workspace = self.get_workspace()
+        env = _query_env(request)
+        scope = _query_scope(request)
+        access = token_access(request)
+        if access is not None:
+            if env is None:
+                env = access.default_env
+            elif access.env_restricted:
+                access.check_env(env)
+            else:
+                _check_env_exists(workspace, env)
+            if access.scope:
+                if scope:
+                    access.check_scope(scope)
+                else:
+                    scope = sorted(access.scope)
+        elif env is not None:
+            _check_env_exists(workspace, env)
+
+        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None)
+        etag = f'"{services.load_etag(resolved)}"'
+        headers = {"ETag": etag, **NO_STORE}
+        if _etag_matches(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        values = services.decrypt_resolved(workspace, resolved)
+        services.record_load(workspace, resolved, env=env, actor=self.actor())
+        return Response({"workspace": workspace.slug, "env": env, "secrets": values}, headers=headers)
+
+
+def _query_scope(request: Any) -> list[str]:
+    tags = [tag.strip() for raw in request.query_params.getlist("scope") for tag in raw.split(",")]
+    tags = [tag for tag in tags if tag]
+    try:
+        return validate_scope(tags)
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError({"scope": exc.messages}) from None
+
+
+def _etag_matches(request: Any, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    candidates = parse_etags(header)
+    if "*" in candidates:
+        return True
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+    return any(candidate.removeprefix("W/") == etag for candidate in candidates)
+
+
+def _secret_counts(qs: QuerySet[Secret], now: dt.datetime | None = None) -> dict[str, int]:
+    """The counts of ``services.stats`` over any secret queryset (one query)."""
+    now = now or timezone.now()
+    soon = now + dt.timedelta(seconds=vault_settings.EXPIRING_SOON_SECONDS)
+    live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return qs.aggregate(
+        total=Count("pk"),
+        active=Count("pk", filter=live),
+        expired=Count("pk", filter=Q(expires_at__lte=now)),
+        expiring_soon=Count("pk", filter=live & Q(expires_at__lte=soon)),
+        revoked=Count("pk", filter=Q(revoked_at__isnull=False)),
+    )
+
+
+# ----------------------------------------------------------------------------------
+# Environments
+
+
+@extend_schema(tags=["environments"])
+@document_view(
+    list=dict(responses=responses(EnvironmentSerializer(many=True), 404)),
+    create=dict(
+        request=EnvironmentWriteSerializer,
+        responses=responses(EnvironmentSerializer, 400, 404, 409, status=201),
+    ),
+    retrieve=dict(responses=responses(EnvironmentSerializer, 404)),
+    partial_update=dict(
+        request=EnvironmentWriteSerializer,
+        responses=responses(EnvironmentSerializer, 400, 404, 409),
+    ),
+    destroy=dict(
+        description="Refused (409) while a secret or token names the environment.",
+        responses=responses(None, 404, 409, status=204),
+    ),
+)
+class EnvironmentViewSet(VaultAPIView):
+    """Environments of a workspace. Tokens read the ones they reach; people manage them."""
+
+    lookup_field = "slug"
+    lookup_url_kwarg = "slug"
+    serializer_class = EnvironmentSerializer
+    queryset = Environment.objects.all()
+    http_method_names = ["get", "post", "patch", "delete", "head"]
+    required_permissions = {
+        "list": ["view_environment"],
+        "retrieve": ["view_environment"],
+        "create": ["add_environment"],
+        "partial_update": ["change_environment"],
+        "destroy": ["delete_environment"],
+    }
+    token_policy = {"list": READ, "retrieve": READ}
+
+    def get_queryset(self) -> QuerySet[Environment]:
+        qs = Environment.objects.filter(workspace=self.get_workspace()).order_by("slug")
+        access = token_access(self.request)
+        if access is not None:
+            qs = access.filter_environments(qs)
+        return qs
+
+    def get_object(self) -> Environment:
+        workspace = self.get_workspace()
+        slug = self.kwargs["slug"]
+        if not _matches(validate_slug, slug):
+            raise exceptions.NotFound()
+        env = Environment.objects.filter(workspace=workspace, slug=slug).select_related("workspace").first()
+        if env is None:
+            raise exceptions.NotFound()
+        self.check_object_permissions(self.request, env)
+        return env
+
+    def list(self, request: Any, ws: str) -> Response:
+        return self.paginated(self.get_queryset(), EnvironmentSerializer)
+
+    def create(self, request: Any, ws: str) -> Response:
+        workspace = self.get_workspace()
+        data = self.validated(EnvironmentWriteSerializer)
+        env = services.create_environment(workspace, slug=data["slug"], name=data["name"], actor=self.actor())
+        return Response(EnvironmentSerializer(env).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Any, ws: str, slug: str) -> Response:
+        return Response(EnvironmentSerializer(self.get_object()).data)
+
+    def partial_update(self, request: Any, ws: str, slug: str) -> Response:
+        env = self.get_object()
+        data = self.validated(EnvironmentWriteSerializer, partial=True)
+        services.update_environment(env, **data, actor=self.actor())
+        return Response(EnvironmentSerializer(env).data)
+
+    def destroy(self, request: Any, ws: str, slug: str) -> Response:
+        services.delete_environment(self.get_object(), actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ----------------------------------------------------------------------------------
+# Secrets
+
+_WRITE_DOC = (
+    "Writable fields: key, value, description, token_type, scope, envs, expires_at. "
+    "Unknown and read-only fields (id, workspace, version, ...) are refused with 400. "
+)
+
+
+@extend_schema(tags=["secrets"])
+@document_view(
+    list=dict(
+        description="Metadata of the workspace's secrets (never values), paginated.",
+        responses=responses(SecretSerializer(many=True), 400, 404),
+    ),
+    create=dict(
+        description=_WRITE_DOC + "Answers 201 with the metadata (no value). 409 when "
+        "another secret of the key serves one of the environments.",
+        request=SecretCreateSerializer,
+        responses=responses(SecretSerializer, 400, 404, 409, 503, status=201),
+    ),
+    retrieve=dict(parameters=[ENV_PARAMETER], responses=responses(SecretSerializer, 400, 404)),
+    update=dict(
+        description=_WRITE_DOC + "PUT replaces the metadata: a missing description, "
+        "token_type, scope, envs or expires_at resets to its default (empty, global, no "
+        "expiry). `value` is optional: absent keeps the current value; a different one "
+        "writes a new version. `key` cannot change. `expected_version` makes it a "
+        "check-and-set (409 on mismatch).",
+        parameters=[ENV_PARAMETER],
+        request=SecretUpdateSerializer,
+        responses=responses(SecretSerializer, 400, 404, 409, 503),
+    ),
+    partial_update=dict(
+        description=_WRITE_DOC + "PATCH changes only the fields given. A `value` "
+        "different from the current one writes one new version. `expected_version` makes "
+        "it a check-and-set (409 on mismatch).",
+        parameters=[ENV_PARAMETER],
+        request=SecretUpdateSerializer,
+        responses=responses(SecretSerializer, 400, 404, 409, 503),
+    ),
+    destroy=dict(
+        description="Deletes the secret and all its versions, for good.",
+        parameters=[ENV_PARAMETER],
+        responses=responses(None, 400, 404, status=204),
+    ),
+)
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
+class SecretViewSet(VaultAPIView):
+    """Secrets of a workspace. ``?env=`` on a ``{key}`` route picks among same-key secrets."""
+
+    lookup_field = "key"
+    lookup_url_kwarg = "key"
+    serializer_class = SecretSerializer
+    queryset = Secret.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SecretFilterSet
+    required_permissions = {
+        "list": ["view_secret"],
+        "retrieve": ["view_secret"],
+        "versions": ["view_secret"],
+        "create": ["add_secret"],
+        "update": ["change_secret"],
+        "partial_update": ["change_secret"],
+        "destroy": ["delete_secret"],
+        "reveal": ["view_secret", "reveal_secret"],
+        "rollback": ["change_secret", "rollback_secret"],
+        "revoke": ["change_secret"],
+        "restore": ["change_secret"],
+    }
+    token_policy = {
+        "list": READ,
+        "retrieve": READ,
+        "versions": READ,
+        "reveal": READ,
+        "create": WRITE,
+        "update": WRITE,
+        "partial_update": WRITE,
+        "destroy": WRITE,
+        "rollback": WRITE,
+        "revoke": WRITE,
+        "restore": WRITE,
+    }
+
+    def get_queryset(self) -> QuerySet[Secret]:
+        qs = (
+            Secret.objects.filter(workspace=self.get_workspace()).select_related("workspace").with_env_slugs()
+        )
+        access = token_access(self.request)
+        if access is not None:
+            qs = access.filter_secrets(qs)
+        return qs.order_by("key", "created_at", "pk")
+
+    def get_object(self) -> Secret:
+        """The secret a ``{key}`` route names (services.find_secret), checked against the requester."""
+        workspace = self.get_workspace()
+        key = self.kwargs["key"]
+        if not _matches(validate_key, key):
+            raise exceptions.NotFound()
+        env = _query_env(self.request)
+        access = token_access(self.request)
+        if env is not None:
+            if access is not None and access.env_restricted:
+                access.check_env(env)
+            else:
+                _check_env_exists(workspace, env)
+        elif access is not None:
+            env = access.default_env
+        try:
+            secret = services.find_secret(workspace, key, env)
+        except AmbiguousSecretError:
+            if access is None:
+                raise
+            # Ambiguous among all secrets; the token may see only one of them.
+            visible = list(access.filter_secrets(Secret.objects.filter(workspace=workspace, key=key))[:2])
+            if len(visible) != 1:
+                if visible:
+                    raise
+                raise exceptions.NotFound() from None
+            secret = visible[0]
+            secret.workspace = workspace
+        except Secret.DoesNotExist:
+            raise exceptions.NotFound() from None
+        prefetch_related_objects([secret], _envs_prefetch())
+        self.check_object_permissions(self.request, secret)
+        return secret
+
+    def serialize(self, secret: Secret) -> dict[str, Any]:
+        if not hasattr(secret, "_prefetched_objects_cache") or "envs" not in secret._prefetched_objects_cache:
+            prefetch_related_objects([secret], _envs_prefetch())
+        return SecretSerializer(secret, context={"request": self.request}).data
+
+    def list(self, request: Any, ws: str) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        return self.paginated(queryset, SecretSerializer, now=timezone.now())
+
+    @sensitive_variables()
+    def create(self, request: Any, ws: str) -> Response:
+        workspace = self.get_workspace()
+        data = self.validated(SecretCreateSerializer)
+        access = token_access(request)
+        if access is not None:
+            access.check_write(data["envs"], data["scope"])
+        secret = services.create_secret(workspace, **data, actor=self.actor())
+        return Response(self.serialize(secret), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Any, ws: str, key: str) -> Response:
+        return Response(self.serialize(self.get_object()))
+
+    @sensitive_variables()
+    def update(self, request: Any, ws: str, key: str, partial: bool = False) -> Response:
+        secret = self.get_object()
+        data = self.validated(SecretUpdateSerializer, partial=partial)
+        new_key = data.pop("key", None)
+        if new_key is not None and new_key != secret.key:
+            raise exceptions.ValidationError(
+                {"key": ["The key of a secret cannot change; create a new secret instead."]}
+            )
+        expected_version = data.pop("expected_version", None)
+        access = token_access(request)
+        if access is not None:
+            access.check_write(data.get("envs", secret.env_slugs()), data.get("scope", secret.scope))
+        services.update_secret(secret, **data, expected_version=expected_version, actor=self.actor())
+        return Response(self.serialize(secret))
+
+    @sensitive_variables()
+    def partial_update(self, request: Any, ws: str, key: str) -> Response:
+        return self.update(request, ws, key, partial=True)
+
+    def destroy(self, request: Any, ws: str, key: str) -> Response:
+        services.delete_secret(self.get_object(), actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @document(
+        summary="Reveal the current value",
+        description="Metadata plus `value`. Audited as `secret.reveal`. A token can reveal only "
+        "active (unrevoked, unexpired) secrets it can see.",
+        parameters=[ENV_PARAMETER],
+        responses=responses(SecretRevealSerializer, 400, 404, 503),
+    )
+    @action(detail=True, methods=["get"])
+    @sensitive_variables()
+    def reveal(self, request: Any, ws: str, key: str) -> Response:
+        secret = self.get_object()
+        if request_token(request) is not None and not secret.is_active():
+            raise exceptions.PermissionDenied("This secret is revoked or expired; it is not served.")
+        value = services.reveal(secret, actor=self.actor())
+        data = self.serialize(secret)
+        data["value"] = value
+        return Response(data, headers=NO_STORE)
+
+    @document(
+        summary="Versions of the secret, newest first",
+        description="Metadata of each version kept (never values), paginated.",
+        parameters=[ENV_PARAMETER],
+        responses=responses(SecretVersionSerializer(many=True), 400, 404),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def versions(self, request: Any, ws: str, key: str) -> Response:
+        secret = self.get_object()
+        versions = (
+            SecretVersion.objects.filter(secret=secret)
+            .select_related("created_by", "created_by_token")
+            .defer("ciphertext")
+            .order_by("-version")
+        )
+        return self.paginated(versions, SecretVersionSerializer)
+
+    @document(
+        summary="Roll back to an earlier version",
+        description="Writes version latest+1 holding version `version`'s value "
+        "(source_version = version). 400 when that version does not exist (or was pruned).",
+        parameters=[ENV_PARAMETER],
+        request=RollbackSerializer,
+        responses=responses(SecretSerializer, 400, 404, 503),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    @sensitive_variables()
+    def rollback(self, request: Any, ws: str, key: str) -> Response:
+        secret = self.get_object()
+        data = self.validated(RollbackSerializer)
+        services.rollback(secret, data["version"], actor=self.actor())
+        return Response(self.serialize(secret))
+
+    @document(
+        summary="Revoke (disable without deleting)",
+        description="Idempotent. A revoked secret is no longer loaded by services.",
+        parameters=[ENV_PARAMETER],
+        request=None,
+        responses=responses(SecretSerializer, 400, 404),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def revoke(self, request: Any, ws: str, key: str) -> Response:
+        secret = self.get_object()
+        services.revoke_secret(secret, actor=self.actor())
+        secret.refresh_from_db(fields=["revoked_at", "updated_at"])
+        return Response(self.serialize(secret))
+
+    @document(
+        summary="Restore a revoked secret",
+        description="Idempotent.",
+        parameters=[ENV_PARAMETER],
+        request=None,
+        responses=responses(SecretSerializer, 400, 404),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def restore(self, request: Any, ws: str, key: str) -> Response:
+        secret = self.get_object()
+        services.restore_secret(secret, actor=self.actor())
+        secret.refresh_from_db(fields=["revoked_at", "updated_at"])
+        return Response(self.serialize(secret))
+
+
+# ----------------------------------------------------------------------------------
+# Service tokens
+
+
+@extend_schema(tags=["tokens"])
+@document_view(
+    list=dict(
+        description="People with view_servicetoken only; service tokens get 403.",
+        responses=responses(ServiceTokenSerializer(many=True), 400, 404),
+    ),
+    create=dict(
+        description="Answers 201 with the raw `token`, shown this once (only its digest is kept).",
+        request=ServiceTokenCreateSerializer,
+        responses=responses(ServiceTokenCreatedSerializer, 400, 404, status=201),
+    ),
+    retrieve=dict(responses=responses(ServiceTokenSerializer, 404)),
+)
+class ServiceTokenViewSet(VaultAPIView):
+    """Service tokens of a workspace. Managed by people only: every route is 403 for tokens."""
+
+    lookup_field = "token_id"
+    lookup_url_kwarg = "token_id"
+    serializer_class = ServiceTokenSerializer
+    queryset = ServiceToken.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ServiceTokenFilterSet
+    required_permissions = {
+        "list": ["view_servicetoken"],
+        "retrieve": ["view_servicetoken"],
+        "create": ["add_servicetoken"],
+        "revoke": ["revoke_servicetoken"],
+    }
+    token_policy: dict[str, str] = {}
+
+    def get_queryset(self) -> QuerySet[ServiceToken]:
+        return (
+            ServiceToken.objects.filter(workspace=self.get_workspace())
+            .prefetch_related(_envs_prefetch())
+            .order_by("-created_at", "pk")
+        )
+
+    def get_object(self) -> ServiceToken:
+        token_id = self.kwargs["token_id"]
+        if not isinstance(token_id, str) or len(token_id) != 16 or token_id.strip("0123456789abcdef"):
+            raise exceptions.NotFound()
+        token = self.get_queryset().filter(token_id=token_id).first()
+        if token is None:
+            raise exceptions.NotFound()
+        self.check_object_permissions(self.request, token)
+        return token
+
+    def list(self, request: Any, ws: str) -> Response:
+        return self.paginated(self.filter_queryset(self.get_queryset()), ServiceTokenSerializer)
+
+    @sensitive_variables("raw", "body")
+    def create(self, request: Any, ws: str) -> Response:
+        workspace = self.get_workspace()
+        data = self.validated(ServiceTokenCreateSerializer)
+        token, raw = services.create_token(workspace, **data, actor=self.actor())
+        prefetch_related_objects([token], _envs_prefetch())
+        body = ServiceTokenSerializer(token).data
+        body["token"] = raw
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    def retrieve(self, request: Any, ws: str, token_id: str) -> Response:
+        return Response(ServiceTokenSerializer(self.get_object()).data)
+
+    @document(
+        summary="Revoke the token, at once and for good",
+        description="Idempotent.",
+        request=None,
+        responses=responses(ServiceTokenSerializer, 404),
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Any, ws: str, token_id: str) -> Response:
+        token = self.get_object()
+        services.revoke_token(token, actor=self.actor())
+        return Response(ServiceTokenSerializer(token).data)
+
+
+# ----------------------------------------------------------------------------------
+# Audit trail
+
+
+@extend_schema(tags=["audit"])
+@document_view(
+    list=dict(
+        description="The workspace's audit trail, newest first. Never holds a value. People "
+        "with view_auditevent only; service tokens get 403.",
+        responses=responses(AuditEventSerializer(many=True), 400, 404),
+    ),
+)
+class AuditEventViewSet(VaultAPIView):
+    serializer_class = AuditEventSerializer
+    queryset = AuditEvent.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditEventFilterSet
+    required_permissions = {"list": ["view_auditevent"]}
+    token_policy: dict[str, str] = {}
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.filter(workspace=self.get_workspace()).order_by("-created_at", "-sequence")
+
+    def list(self, request: Any, ws: str) -> Response:
+        return self.paginated(self.filter_queryset(self.get_queryset()), AuditEventSerializer)
+
+
+__all__ = [
+    "AuditEventViewSet",
+    "EnvironmentViewSet",
+    "SecretViewSet",
+    "ServiceTokenViewSet",
+    "VaultAPIView",
+    "VaultPagination",
+    "WorkspaceViewSet",
+    "translate_exception",
+]
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Every path under the API's prefix that no route matches: a JSON 404, like the rest."""
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        detail += " API paths end with a slash."
+    return JsonResponse({"detail": detail}, status=status.HTTP_404_NOT_FOUND)
