@@ -32,15 +32,23 @@ def setup() -> None:
     django.setup()
 
 
-def median_ms(func: Callable[[], Any], repeat: int, warmup: int = 2) -> float:
+def median_ms(*funcs: Callable[[], Any], repeat: int, warmup: int = 2) -> list[float]:
+    """Median wall time of each function, in milliseconds.
+
+    The functions are run in turn, sample by sample (A, B, A, B, ...), so that
+    whatever else the machine does at a moment weighs on the figure and on its
+    baseline alike.
+    """
     for _ in range(warmup):
-        func()
-    samples = []
+        for func in funcs:
+            func()
+    samples: list[list[float]] = [[] for _ in funcs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+        for func, bucket in zip(funcs, samples, strict=True):
+            start = time.perf_counter()
+            func()
+            bucket.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(bucket) for bucket in samples]
 
 
 class Bench:
@@ -137,8 +145,11 @@ class Bench:
             plain_url = f"/plain/{size}/"
             assert len(self.client.get(plain_url).json()) == size
             repeat = self.repeat if size < 1000 else max(5, self.repeat // 2)
-            load_ms[str(size)] = median_ms(lambda u=url, a=auth: self.client.get(u, **a), repeat)
-            plain_ms[str(size)] = median_ms(lambda u=plain_url: self.client.get(u), repeat)
+            load_ms[str(size)], plain_ms[str(size)] = median_ms(
+                lambda u=url, a=auth: self.client.get(u, **a),
+                lambda u=plain_url: self.client.get(u),
+                repeat=repeat,
+            )
             ratio[str(size)] = round(load_ms[str(size)] / plain_ms[str(size)], 3)
             with CaptureQueriesContext(connection) as ctx:
                 self.client.get(url, **auth)
@@ -167,8 +178,11 @@ class Bench:
         assert self.client.get("/ping/servicetoken/", **ours).status_code == 200
         assert self.client.get("/ping/drftoken/", **theirs).status_code == 200
         repeat = self.repeat * 8
-        ours_ms = median_ms(lambda: self.client.get("/ping/servicetoken/", **ours), repeat)
-        theirs_ms = median_ms(lambda: self.client.get("/ping/drftoken/", **theirs), repeat)
+        ours_ms, theirs_ms = median_ms(
+            lambda: self.client.get("/ping/servicetoken/", **ours),
+            lambda: self.client.get("/ping/drftoken/", **theirs),
+            repeat=repeat,
+        )
         self.results["auth_ms"] = _round({"service_token": ours_ms, "drf_token": theirs_ms})
         self.results["auth_vs_drf_token"] = round(ours_ms / theirs_ms, 3)
         self.log(f"auth: service token {ours_ms:.3f} ms  DRF token {theirs_ms:.3f} ms")
@@ -212,9 +226,7 @@ class Bench:
                 nonce = blob[header_end : header_end + 12]
                 cipher.decrypt(nonce, blob[header_end + 12 :], blob[:header_end] + context).decode()
 
-        ours_ms = median_ms(ours, self.repeat)
-        fernet_ms = median_ms(fernet, self.repeat)
-        floor_ms = median_ms(floor, self.repeat)
+        ours_ms, fernet_ms, floor_ms = median_ms(ours, fernet, floor, repeat=self.repeat)
         self.results["decrypt_ms"] = _round({"secretvault": ours_ms, "fernet_fields": fernet_ms})
         self.results["decrypt_vs_fernet_fields"] = round(ours_ms / fernet_ms, 3)
         self.results["crypto_floor_ms"] = round(floor_ms, 3)

@@ -136,13 +136,21 @@ class SecretQuerySet(ExpiringQuerySet):
         qs = self.filter(workspace=workspace).active(now).for_env(env)
         if scope is not None:
             qs = qs.for_scope(scope)
+        # The id as the driver returns it (a hex string on SQLite, a UUID on
+        # PostgreSQL): building a UUID object per row costs more than the decryption.
+        qs = qs.with_current_ciphertext().annotate(
+            raw_id=ExpressionWrapper(F("id"), output_field=models.CharField())
+        )
+        if env is None:
+            # Global secrets only: one row per key, nothing to override.
+            rows = qs.order_by("key").values_list("key", "raw_id", "current_version", "current_ciphertext")
+            return {
+                key: ResolvedSecret(key, _uuid_bytes(raw_id), version, True, ciphertext)
+                for key, raw_id, version, ciphertext in rows
+            }
+        # Globals first within each key, so the environment-specific one lands last and wins.
         rows = (
             qs.with_is_global()
-            .with_current_ciphertext()
-            # The id as the driver returns it (a hex string on SQLite, a UUID on
-            # PostgreSQL): building a UUID object per row costs more than the decryption.
-            .annotate(raw_id=ExpressionWrapper(F("id"), output_field=models.CharField()))
-            # Globals first within each key, so the environment-specific one lands last and wins.
             .order_by("key", "-is_global")
             .values_list("key", "raw_id", "current_version", "is_global", "current_ciphertext")
         )

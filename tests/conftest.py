@@ -27,8 +27,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _fresh_crypto_caches() -> None:
+def _fresh_caches() -> None:
+    """Each test starts with no unwrapped key, no audit head and an empty Django cache.
+
+    The cache holds the failed-authentication counts: left over, one test's 401s
+    would throttle the next test's requests.
+    """
+    from django.core.cache import caches
+
     crypto.reset_caches()
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
 
 
 @pytest.fixture

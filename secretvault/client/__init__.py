@@ -2,7 +2,7 @@
 
     from secretvault.client import SecretVaultClient
 
-    vault = SecretVaultClient()  # SECRETVAULT_URL, _TOKEN, _WORKSPACE, _ENV from the environment
+    vault = SecretVaultClient()  # SECRETVAULT_URL, _TOKEN, _ENV (_WORKSPACE optional) from the environment
     secrets = vault.load()
     database_url = vault.get_required("DATABASE_URL")
     workers = secrets["WORKERS"].to_int()

@@ -7,7 +7,9 @@
 Configured like the client, by ``SECRETVAULT_URL``, ``SECRETVAULT_TOKEN``,
 ``SECRETVAULT_WORKSPACE``, ``SECRETVAULT_ENV`` and ``SECRETVAULT_SCOPE``; the
 ``--url``, ``--token``, ``--workspace``, ``--env`` and ``--scope`` options
-override them. Errors are one line on stderr (``secretvault: error: ...``)
+override them. Only the URL and the token are required: without a workspace,
+the token's only workspace is used (asked from the server, one more request).
+Errors are one line on stderr (``secretvault: error: ...``)
 with exit status 2 for usage and configuration errors, 1 otherwise.
 """
 
@@ -69,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"service token [${ENV_TOKEN}]; prefer the variable: arguments are visible to other users",
     )
     group.add_argument(
-        "-w", "--workspace", default=argparse.SUPPRESS, help=f"workspace slug [${ENV_WORKSPACE}]"
+        "-w",
+        "--workspace",
+        default=argparse.SUPPRESS,
+        help=f"workspace slug [${ENV_WORKSPACE}]; default: the token's only workspace, asked from the server",
     )
     group.add_argument(
         "--timeout",
@@ -91,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog=PROG,
-        description="Read a secretvault workspace's secrets with a service token.",
+        description="Read a secretvault workspace's secrets with a service token. Only "
+        f"${ENV_URL} and ${ENV_TOKEN} are required; the workspace defaults to the token's own.",
         parents=[connection],
     )
     commands = parser.add_subparsers(

@@ -93,7 +93,11 @@ class SecretVaultClient:
     Every argument left out is read from the environment: ``SECRETVAULT_URL``
     (base URL of the API, e.g. ``https://vault.example.com/api/v1/``),
     ``SECRETVAULT_TOKEN``, ``SECRETVAULT_WORKSPACE``, ``SECRETVAULT_ENV`` and
-    ``SECRETVAULT_SCOPE``. URL, token and workspace are required.
+    ``SECRETVAULT_SCOPE``. URL and token are required. Without a workspace, the
+    client asks the server on first use (``GET workspaces/``) which workspaces
+    the token sees, and uses that one when there is exactly one, as for a
+    service token; it raises ``ConfigurationError`` when there are none or
+    several.
 
     ``load()`` answers from memory for ``cache_ttl`` seconds, then asks the
     server again with the ETag of the map it holds; an unchanged map costs a
@@ -104,6 +108,9 @@ class SecretVaultClient:
     ``fallback_file`` (off by default) keeps a copy of the last map loaded **in
     plaintext on disk** (mode 0600) and serves it when the server cannot be
     reached. Only use it where the disk is as trusted as the process's memory.
+    The file is matched on the workspace, so a client that must still discover
+    its workspace cannot use it while the server is unreachable: set
+    ``SECRETVAULT_WORKSPACE`` where the fallback matters.
     The client is safe to share between threads.
     """
 
@@ -131,10 +138,6 @@ class SecretVaultClient:
             )
         if not token:
             raise ConfigurationError(f"No service token: set {ENV_TOKEN} or pass it (token=, --token).")
-        if not workspace:
-            raise ConfigurationError(
-                f"No workspace: set {ENV_WORKSPACE} or pass it (workspace=, --workspace)."
-            )
         token = token.strip()
         # Printable ASCII without blanks: anything else would be refused by http.client with
         # an error message that quotes the header, token included.
@@ -169,7 +172,9 @@ class SecretVaultClient:
         self._port = port
         self._base_path = parts.path.rstrip("/") + "/"
         self._token = token
-        self._workspace = workspace.strip()
+        # None until discovered from the token (first request); then fixed for the client's life.
+        self._workspace: str | None = (workspace or "").strip() or None
+        self._workspace_lock = threading.Lock()
         self._env = _from_env(env, ENV_ENV)
         self._scope = _from_env(scope, ENV_SCOPE)
         self.cache_ttl = float(cache_ttl)
@@ -197,7 +202,8 @@ class SecretVaultClient:
         return f"{self._scheme}://{netloc}{self._base_path}"
 
     @property
-    def workspace(self) -> str:
+    def workspace(self) -> str | None:
+        """The workspace slug: as configured, or as discovered; ``None`` before discovery."""
         return self._workspace
 
     @property
@@ -212,6 +218,58 @@ class SecretVaultClient:
         return (
             f"{type(self).__name__}(url={self.url!r}, workspace={self._workspace!r}, env={self._env!r}, "
             f"scope={self._scope!r}, token=<hidden>)"
+        )
+
+    # -- the workspace: configured, or discovered from the token ----------------------------
+
+    def resolve_workspace(self) -> str:
+        """The workspace slug; without one configured, the token's only workspace, asked once.
+
+        Discovery is one ``GET workspaces/`` under the usual timeout, retries and
+        errors, made on first use and remembered by the client. ``ConfigurationError``
+        (naming ``SECRETVAULT_WORKSPACE``) when the token sees no workspace or several.
+        """
+        workspace = self._workspace
+        if workspace is not None:
+            return workspace
+        with self._workspace_lock:
+            # Threads that waited find the answer of the one that asked.
+            if self._workspace is None:
+                self._workspace = self._discover_workspace()
+            return self._workspace
+
+    def _discover_workspace(self) -> str:
+        path = self._path("workspaces")
+        response = self._request("GET", path)
+        body = response.body
+        # DRF's paginated list ({"count", "next", "previous", "results"}), or a bare list.
+        results = body.get("results") if isinstance(body, Mapping) else body
+        if response.status != 200 or not isinstance(results, list):
+            raise ProtocolError(
+                f"GET {path} answered without a list of workspaces; is {self.url} a secretvault API?"
+            )
+        count = body.get("count") if isinstance(body, Mapping) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < len(results):
+            count = len(results)
+        slugs = [entry.get("slug") if isinstance(entry, Mapping) else None for entry in results]
+        if not all(isinstance(slug, str) and slug for slug in slugs):
+            raise ProtocolError(
+                f"GET {path} listed a workspace without a slug; is {self.url} a secretvault API?"
+            )
+        if count == 1 and len(slugs) == 1:
+            logger.debug("secretvault: workspace %r discovered from the token", slugs[0])
+            return slugs[0]
+        if count == 0:
+            raise ConfigurationError(
+                f"No workspace: the token sees none at {self.url}; "
+                f"set {ENV_WORKSPACE} or pass it (workspace=, --workspace)."
+            )
+        shown = ", ".join(repr(slug[:50]) for slug in slugs[:5])  # slugs are 50 characters at most
+        if count > len(slugs[:5]):
+            shown += ", ..."
+        raise ConfigurationError(
+            f"No workspace: the token sees {count} workspaces ({shown}); "
+            f"set {ENV_WORKSPACE} or pass it (workspace=, --workspace) to choose one."
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -229,7 +287,19 @@ class SecretVaultClient:
             try:
                 return self._fetch()
             except (TransportError, ServerError) as exc:
-                fallback = self._read_fallback() if self.fallback_file else None
+                if not self.fallback_file:
+                    raise
+                if self._workspace is None:
+                    # The file is matched on the workspace, which only the server could name.
+                    logger.warning(
+                        "secretvault: server unreachable (%s) and the workspace is unknown: the fallback "
+                        "file %s cannot be matched; set %s to use it",
+                        type(exc).__name__,
+                        self.fallback_file,
+                        ENV_WORKSPACE,
+                    )
+                    raise
+                fallback = self._read_fallback()
                 if fallback is None:
                     raise
                 logger.warning(
@@ -263,15 +333,16 @@ class SecretVaultClient:
             self._etag = None
             self._fresh_until = 0.0
 
-    def _load_path(self) -> str:
+    def _load_path(self, workspace: str) -> str:
         params = {name: value for name, value in (("env", self._env), ("scope", self._scope)) if value}
-        return self._path("workspaces", self._workspace, "load") + (f"?{urlencode(params)}" if params else "")
+        return self._path("workspaces", workspace, "load") + (f"?{urlencode(params)}" if params else "")
 
     def _fetch(self) -> Secrets:
+        path = self._load_path(self.resolve_workspace())
         headers = {}
         if self._etag is not None and self._cached is not None:
             headers["If-None-Match"] = self._etag
-        response = self._request("GET", self._load_path(), headers=headers)
+        response = self._request("GET", path, headers=headers)
         if response.status == 304:
             if self._cached is None:
                 raise ProtocolError("The server answered 304 Not Modified to a request without an ETag.")
@@ -336,10 +407,11 @@ class SecretVaultClient:
         if expected_version is not None:
             update["expected_version"] = expected_version
         query = f"?{urlencode({'env': env})}" if env else ""
+        workspace = self.resolve_workspace()
         try:
             try:
                 response = self._request(
-                    "PATCH", self._path("workspaces", self._workspace, "secrets", key) + query, payload=update
+                    "PATCH", self._path("workspaces", workspace, "secrets", key) + query, payload=update
                 )
             except HTTPError as exc:
                 if exc.status != 404 or expected_version is not None:
@@ -354,7 +426,7 @@ class SecretVaultClient:
                 if expires_at is not None:
                     create["expires_at"] = expires_at
                 response = self._request(
-                    "POST", self._path("workspaces", self._workspace, "secrets"), payload=create
+                    "POST", self._path("workspaces", workspace, "secrets"), payload=create
                 )
         finally:
             # Even a failed write may have landed (a timeout after the server committed).

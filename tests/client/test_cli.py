@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from secretvault import dotenv, services
 from secretvault.client.cli import child_environment, format_secrets, main
-from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Vault
+from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Reply, Stub, Vault
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
 VALUES = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]))
@@ -69,7 +70,6 @@ def test_dotenv_export_escapes_what_a_shell_or_parser_would_interpret() -> None:
         (["run", "--prefix", "1X", "--", "true"], "--prefix must start with a letter"),
         (["get", "X"], "No API URL: set SECRETVAULT_URL"),
         (["--url", "http://127.0.0.1:1/api/v1/", "get", "X"], "No service token: set SECRETVAULT_TOKEN"),
-        (["get", "X", "--url", "http://127.0.0.1:1/", "--token", "svt_a_b"], "No workspace"),
         (["get", "X", "--url", "ftp://h/", "--token", "svt_a_b", "-w", "acme"], "http:// or https://"),
     ],
 )
@@ -89,6 +89,28 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Variables already set" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("slugs", "message"), [((), "the token sees none"), (("acme", "globex"), "sees 2 workspaces")]
+)
+def test_no_single_workspace_to_discover_exits_2_naming_the_variable(
+    stub: Stub, slugs: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = [{"slug": slug} for slug in slugs]
+    stub.script(Reply(200, {"count": len(slugs), "next": None, "previous": None, "results": results}))
+    assert main(["get", "X", "--url", stub.url, "--token", "svt_a_b"]) == 2
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert message in line and "set SECRETVAULT_WORKSPACE" in line
+    assert captured.out == ""
+    assert [seen.path for seen in stub.seen] == ["/api/v1/workspaces/"]
+
+
+def test_help_says_the_workspace_is_optional(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "the token's only workspace" in " ".join(capsys.readouterr().out.split())
+
+
 def test_unreachable_server_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--url", "http://127.0.0.1:9/api/v1/", "--token", "svt_id_s3kr1t", "-w", "acme", "--retries", "0"]
     assert main([*argv, "export"]) == 1
@@ -102,20 +124,26 @@ def test_unreachable_server_exits_1_with_one_line(capsys: pytest.CaptureFixture[
 
 
 def cli(
-    vault: Vault, *args: str, token: str | None = None, **extra_env: str
+    vault: Vault,
+    *args: str,
+    token: str | None = None,
+    workspace: bool = True,
+    program: list[str] | None = None,
+    **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m secretvault.client.cli ARGS`` configured only by the three variables (plus extras)."""
+    """``python -m secretvault.client.cli ARGS`` configured only by the three variables (plus extras).
+
+    ``workspace=False`` leaves ``SECRETVAULT_WORKSPACE`` out; ``program`` replaces ``python -m ...``.
+    """
     environment = {name: value for name, value in os.environ.items() if name not in VAULT_VARIABLES}
     for name in PRD_SECRETS:
         environment.pop(name, None)
-    environment.update(
-        SECRETVAULT_URL=vault.url,
-        SECRETVAULT_TOKEN=token or vault.read_token,
-        SECRETVAULT_WORKSPACE=vault.workspace.slug,
-    )
+    environment.update(SECRETVAULT_URL=vault.url, SECRETVAULT_TOKEN=token or vault.read_token)
+    if workspace:
+        environment["SECRETVAULT_WORKSPACE"] = vault.workspace.slug
     environment.update(extra_env)
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "secretvault.client.cli", *args],
+        [*(program or [sys.executable, "-m", "secretvault.client.cli"]), *args],
         env=environment,
         capture_output=True,
         text=True,
@@ -134,6 +162,34 @@ def test_run_gives_the_child_its_secrets(vault: Vault) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == PRD_SECRETS
     assert result.stderr == ""
+
+
+def test_console_script_run_with_only_url_and_token(vault: Vault, other_workspace: Any) -> None:
+    """Issue 5: a service outside the Django project, given only SECRETVAULT_URL and SECRETVAULT_TOKEN."""
+    script = Path(sys.executable).with_name("secretvault")
+    if not script.exists():
+        pytest.skip("the secretvault console script is not installed next to this interpreter")
+    code = show_env(*PRD_SECRETS, "SECRETVAULT_WORKSPACE")
+    result = cli(
+        vault, "run", "--env", "prd", "--", sys.executable, "-c", code, workspace=False, program=[str(script)]
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {**PRD_SECRETS, "SECRETVAULT_WORKSPACE": None}
+    assert result.stderr == ""
+
+
+def test_get_without_a_workspace_names_the_discovered_one(vault: Vault) -> None:
+    result = cli(vault, "get", "NOPE", "--env", "prd", workspace=False)
+    assert result.returncode == 1
+    assert "'NOPE' is not set in workspace 'acme', environment 'prd'" in one_error_line(result.stderr)
+    result = cli(vault, "-v", "export", "--format", "json", workspace=False)  # the token's only env
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == PRD_SECRETS
+    assert result.stderr.splitlines() == [
+        "secretvault: GET /api/v1/workspaces/ -> 200",
+        "secretvault: workspace 'acme' discovered from the token",
+        "secretvault: GET /api/v1/workspaces/acme/load/ -> 200",
+    ]
 
 
 def test_run_variables_already_set_win(vault: Vault) -> None:

@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -234,14 +235,25 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize(
-    ("missing", "variable"),
-    [("url", "SECRETVAULT_URL"), ("token", "SECRETVAULT_TOKEN"), ("workspace", "SECRETVAULT_WORKSPACE")],
+    ("missing", "variable"), [("url", "SECRETVAULT_URL"), ("token", "SECRETVAULT_TOKEN")]
 )
 def test_missing_setting_is_a_configuration_error(missing: str, variable: str) -> None:
     settings = {"url": "http://127.0.0.1:8000/api/v1/", "token": "svt_id_secret", "workspace": "acme"}
     del settings[missing]
     with pytest.raises(ConfigurationError, match=variable):
         SecretVaultClient(**settings)
+
+
+@pytest.mark.parametrize("workspace", [None, "", "  "])
+def test_the_workspace_is_optional_and_nothing_is_asked_at_construction(
+    workspace: str | None, http_requests: list[tuple[str, str]]
+) -> None:
+    client = SecretVaultClient(
+        url="http://127.0.0.1:8000/api/v1/", token="svt_id_secret", workspace=workspace
+    )
+    assert client.workspace is None
+    assert "workspace=None" in repr(client)
+    assert http_requests == []
 
 
 @pytest.mark.parametrize(
@@ -462,6 +474,63 @@ def test_unknown_env_is_a_400_naming_it(vault: Vault) -> None:
         vault.client(any_env, env="qa").load()
 
 
+def test_with_only_url_and_token_the_token_s_workspace_is_discovered_once(
+    vault: Vault,
+    other_workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    http_requests: list[tuple[str, str]],
+) -> None:
+    monkeypatch.setenv("SECRETVAULT_URL", vault.url)
+    monkeypatch.setenv("SECRETVAULT_TOKEN", vault.read_token)
+    client = SecretVaultClient(cache_ttl=0)  # no workspace, no env: the token's own (prd only)
+    assert client.workspace is None and http_requests == []
+    assert dict(client.load()) == PRD_SECRETS
+    assert client.workspace == "acme"
+    assert client.last_load_source == "server"
+    assert client.load()["WORKERS"] == "4" and client.last_load_source == "revalidated"
+    with pytest.raises(MissingSecretError, match="'NOPE' is not set in workspace 'acme', environment 'prd'"):
+        client.get_required("NOPE")
+    assert http_requests == [
+        ("GET", "/api/v1/workspaces/"),
+        ("GET", "/api/v1/workspaces/acme/load/"),
+        ("GET", "/api/v1/workspaces/acme/load/"),
+        ("GET", "/api/v1/workspaces/acme/load/"),
+    ]
+
+
+def test_a_token_of_the_other_workspace_discovers_that_one(vault: Vault, other_workspace: Any) -> None:
+    services.create_environment(other_workspace, slug="prd", name="Production")
+    services.create_secret(other_workspace, key="GLOBEX_ONLY", value="g", envs=["prd"])
+    _, raw = vault.make_token(workspace=other_workspace)
+    client = SecretVaultClient(url=vault.url, token=raw, env="prd")
+    assert dict(client.load()) == {"GLOBEX_ONLY": "g"}
+    assert client.workspace == "globex"
+
+
+def test_set_discovers_the_workspace_too(vault: Vault, http_requests: list[tuple[str, str]]) -> None:
+    _, writer = vault.make_token(envs=["prd"], can_write=True)
+    client = SecretVaultClient(url=vault.url, token=writer, env="prd")
+    assert client.set("WORKERS", "12")["version"] == 2
+    assert client.load()["WORKERS"] == "12"
+    assert http_requests == [
+        ("GET", "/api/v1/workspaces/"),
+        ("PATCH", "/api/v1/workspaces/acme/secrets/WORKERS/?env=prd"),
+        ("GET", "/api/v1/workspaces/acme/load/?env=prd"),
+    ]
+
+
+def test_discovery_with_a_revoked_token_is_401(vault: Vault, http_requests: list[tuple[str, str]]) -> None:
+    token, raw = vault.make_token(envs=["prd"])
+    services.revoke_token(token)
+    client = SecretVaultClient(url=vault.url, token=raw, retries=2, backoff=0.01)
+    with pytest.raises(AuthenticationError) as caught:
+        client.load()
+    assert caught.value.status == 401 and caught.value.path == "/api/v1/workspaces/"
+    assert raw.split("_")[-1] not in str(caught.value)
+    assert http_requests == [("GET", "/api/v1/workspaces/")]  # a 4xx is final
+    assert client.workspace is None
+
+
 def test_fallback_file_is_written_0600_and_not_used_while_the_server_answers(
     vault: Vault, tmp_path: Path
 ) -> None:
@@ -494,7 +563,94 @@ def test_no_file_is_written_unless_asked(
 def stub_client(stub: Stub, **kwargs: Any) -> SecretVaultClient:
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("env", "prd")
-    return SecretVaultClient(url=stub.url, token="svt_stubid_stubsecret", workspace="acme", **kwargs)
+    kwargs.setdefault("workspace", "acme")
+    return SecretVaultClient(url=stub.url, token="svt_stubid_stubsecret", **kwargs)
+
+
+def workspaces_reply(*slugs: str) -> Reply:
+    """The API's paginated workspace list, as WorkspaceSerializer writes it."""
+    results = [
+        {"id": index, "slug": slug, "name": slug.title(), "created_at": "2025-01-01T00:00:00Z"}
+        for index, slug in enumerate(slugs, 1)
+    ]
+    return Reply(200, {"count": len(slugs), "next": None, "previous": None, "results": results})
+
+
+@pytest.mark.parametrize(
+    ("slugs", "message"),
+    [
+        ((), "the token sees none at http://127.0.0.1:"),
+        (("acme", "globex"), "the token sees 2 workspaces ('acme', 'globex')"),
+    ],
+)
+def test_discovery_needs_exactly_one_workspace(stub: Stub, slugs: tuple[str, ...], message: str) -> None:
+    stub.script(workspaces_reply(*slugs))
+    client = stub_client(stub, workspace=None)
+    with pytest.raises(ConfigurationError, match="set SECRETVAULT_WORKSPACE") as caught:
+        client.load()
+    assert message in str(caught.value)
+    assert [seen.path for seen in stub.seen] == ["/api/v1/workspaces/"]  # no load without a workspace
+    assert stub.seen[0].headers["Authorization"] == "Bearer svt_stubid_stubsecret"
+    assert client.workspace is None
+    with pytest.raises(ConfigurationError, match="SECRETVAULT_WORKSPACE"):
+        client.set("A", "v")
+    assert [seen.method for seen in stub.seen] == ["GET", "GET"]
+
+
+def test_discovery_counts_beyond_the_first_page(stub: Stub) -> None:
+    reply = workspaces_reply(*(f"ws-{number}" for number in range(50)))
+    reply.body["count"] = 120
+    stub.script(reply)
+    with pytest.raises(ConfigurationError, match=r"sees 120 workspaces \('ws-0', .*'ws-4', \.\.\.\)"):
+        stub_client(stub, workspace=None).resolve_workspace()
+
+
+def test_discovery_is_retried_like_a_read(stub: Stub) -> None:
+    stub.script(Reply(503), workspaces_reply("acme"), load_reply({"A": "1"}))
+    client = stub_client(stub, workspace=None, retries=1)
+    assert client.load()["A"] == "1"
+    assert [seen.path for seen in stub.seen] == [
+        "/api/v1/workspaces/",
+        "/api/v1/workspaces/",
+        "/api/v1/workspaces/acme/load/?env=prd",
+    ]
+
+
+def test_discovery_5xx_after_the_retries_is_a_server_error(stub: Stub) -> None:
+    stub.script(Reply(502))
+    with pytest.raises(ServerError):
+        stub_client(stub, workspace=None, retries=1).load()
+    assert len(stub.seen) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"<html>login page</html>"),
+        Reply(200, {"detail": "hello"}),
+        Reply(200, {"count": 1, "results": [{"name": "no slug"}]}),
+        Reply(200, {"count": 1, "results": [{"slug": 7}]}),
+    ],
+)
+def test_a_workspace_list_that_is_not_the_api_is_a_protocol_error(stub: Stub, reply: Reply) -> None:
+    stub.script(reply)
+    with pytest.raises(ProtocolError):
+        stub_client(stub, workspace=None).load()
+
+
+def test_concurrent_first_uses_discover_once(stub: Stub) -> None:
+    reply = workspaces_reply("acme")
+    reply.delay = 0.3  # every thread arrives while the one request is in flight
+    stub.script(reply)
+    client = stub_client(stub, workspace=None)
+    found: list[str] = []
+    threads = [threading.Thread(target=lambda: found.append(client.resolve_workspace())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert found == ["acme"] * 8
+    assert len(stub.seen) == 1
 
 
 def test_request_carries_the_token_and_the_etag(stub: Stub) -> None:
@@ -673,6 +829,42 @@ def test_fallback_of_another_workspace_or_env_is_ignored(stub: Stub, tmp_path: P
     stub_client(stub, fallback_file=path).load()
     with pytest.raises(ServerError):
         stub_client(stub, fallback_file=path, env="dev", retries=0).load()
+
+
+def test_fallback_needs_the_workspace_known(
+    stub: Stub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "fallback.json"
+    stub.script(workspaces_reply("acme"), load_reply({"A": "1"}), Reply(503))
+    discovering = stub_client(stub, workspace=None, fallback_file=path, cache_ttl=0, retries=0)
+    assert discovering.load()["A"] == "1"
+    assert json.loads(path.read_text())["workspace"] == "acme"  # keyed on the discovered workspace
+    # Once discovered, the workspace is known: the file serves while the server fails.
+    assert discovering.load()["A"] == "1" and discovering.last_load_source == "fallback"
+    # A client set up the same way, still to discover its workspace: the file cannot be matched.
+    fresh = stub_client(stub, workspace=None, fallback_file=path, retries=0)
+    with caplog.at_level(logging.WARNING, logger="secretvault.client"), pytest.raises(ServerError):
+        fresh.load()
+    assert "cannot be matched; set SECRETVAULT_WORKSPACE" in caplog.text
+    # Naming the workspace is the remedy.
+    assert stub_client(stub, fallback_file=path, retries=0).load()["A"] == "1"
+
+
+def test_unreachable_server_and_unknown_workspace_is_a_transport_error(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "fallback.json"
+    url = f"http://127.0.0.1:{port}/api/v1/"
+    path.write_text(
+        json.dumps({"format": 1, "url": url, "workspace": "acme", "env": None, "scope": None, "secrets": {}})
+    )
+    client = SecretVaultClient(url=url, token="svt_a_b", fallback_file=path, retries=0)
+    with pytest.raises(TransportError, match="Cannot connect"):
+        client.load()
+    assert client.workspace is None
+    named = SecretVaultClient(url=url, token="svt_a_b", workspace="acme", fallback_file=path, retries=0)
+    assert dict(named.load()) == {} and named.last_load_source == "fallback"
 
 
 def test_no_fallback_file_means_the_error_is_raised(stub: Stub, tmp_path: Path) -> None:
