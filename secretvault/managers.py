@@ -221,7 +221,8 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         candidate = crypto.token_digest(token_id, secret)
         # Look the id up alone (a unique index) and judge revocation and expiry in
         # Python: the same work whatever the outcome, and a lighter query.
-        token = next(iter(self.get_queryset().select_related("workspace").filter(token_id=token_id)), None)
+        candidates = self.get_queryset().select_related("workspace").filter(token_id=token_id).order_by()
+        token = next(iter(candidates), None)
         stored = token.digest if token is not None else _NO_TOKEN_DIGEST
         if crypto.digests_match(stored, candidate) and token is not None and token.is_active(now):
             return token
