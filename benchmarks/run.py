@@ -124,21 +124,23 @@ class Bench:
         self.results["admin_changelist_queries"] = counts
 
     def load(self) -> None:
+        from django.conf import settings
         from django.db import connection
+        from django.test import override_settings
         from django.test.utils import CaptureQueriesContext
 
         from benchmarks.baseline.models import PlainSecret
 
-        load_ms, plain_ms, ratio, queries = {}, {}, {}, {}
+        unaudited = override_settings(SECRETVAULT={**settings.SECRETVAULT, "AUDIT_READS": False})
+        load_ms, plain_ms, ratio, queries, unaudited_ms = {}, {}, {}, {}, {}
         for size in self.sizes:
             workspace = self.fill(f"load-{size}", size)
             raw = self.token(workspace)
             url = f"/api/v1/workspaces/{workspace.slug}/load/"
             auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
             response = self.client.get(url, **auth)
-            assert response.status_code == 200 and len(response.json()["secrets"]) == size, response.content[
-                :200
-            ]
+            assert response.status_code == 200, response.content[:200]
+            assert len(response.json()["secrets"]) == size
             PlainSecret.objects.bulk_create(
                 PlainSecret(group=size, key=f"KEY_{i:06d}", value=self.value(i)) for i in range(size)
             )
@@ -154,15 +156,22 @@ class Bench:
             with CaptureQueriesContext(connection) as ctx:
                 self.client.get(url, **auth)
             queries[str(size)] = count_queries(ctx)
+            # The same load without its audit event (AUDIT_READS off): what auditing every read costs.
+            with unaudited:
+                unaudited_ms[str(size)] = median_ms(
+                    lambda u=url, a=auth: self.client.get(u, **a), repeat=repeat
+                )[0]
             self.log(
                 f"load {size:>5}: {load_ms[str(size)]:8.2f} ms  plain DRF {plain_ms[str(size)]:8.2f} ms"
                 f"  ratio {ratio[str(size)]:.2f}  queries {queries[str(size)]}"
+                f"  (unaudited {unaudited_ms[str(size)]:.2f} ms)"
             )
         self.results.update(
             load_ms=_round(load_ms),
             plain_drf_ms=_round(plain_ms),
             load_vs_plain_drf=ratio,
             load_queries=queries,
+            load_unaudited_ms=_round(unaudited_ms),
         )
 
     def auth(self) -> None:

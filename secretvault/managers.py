@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.apps import apps
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast, StrIndex
 from django.utils import timezone
@@ -133,35 +133,120 @@ class SecretQuerySet(ExpiringQuerySet):
         also fetches each secret's current ciphertext; rows are plain tuples, not
         model instances, because this is every service's start-up path.
         """
-        qs = self.filter(workspace=workspace).active(now).for_env(env)
-        if scope is not None:
-            qs = qs.for_scope(scope)
+        tags = None if scope is None else _tags(scope)
+        now = _now(now)
+        compiled = _compiled_resolve(self, env is not None, None if tags is None else len(tags))
+        if compiled is not None:
+            sql, params = compiled.bind(workspace.pk, now, env, tags or [])
+            with connections[self.db].cursor() as cursor:
+                cursor.execute(sql, params)
+                rows: Iterable[tuple[Any, ...]] = cursor.fetchall()
+        else:
+            rows = self._resolve_rows(workspace.pk, now, env, tags)
+        # Rows come globals first within each key, so an environment-specific one lands last and wins.
+        make = tuple.__new__  # a NamedTuple without its keyword-handling __new__: this runs per secret
+        return {
+            key: make(ResolvedSecret, (key, _uuid_bytes(raw_id), version, bool(is_global), bytes(ciphertext)))
+            for key, raw_id, version, is_global, ciphertext in rows
+        }
+
+    def _resolve_rows(
+        self, workspace_pk: Any, now: dt.datetime, env: str | None, tags: list[str] | None
+    ) -> SecretQuerySet:
+        """The resolve query: ``(key, raw id, version, is_global, ciphertext)`` rows."""
+        qs = self.filter(workspace_id=workspace_pk).active(now).for_env(env)
+        if tags is not None:
+            qs = qs.for_scope(tags)
         # The id as the driver returns it (a hex string on SQLite, a UUID on
         # PostgreSQL): building a UUID object per row costs more than the decryption.
         qs = qs.with_current_ciphertext().annotate(
             raw_id=ExpressionWrapper(F("id"), output_field=models.CharField())
         )
         if env is None:
-            # Global secrets only: one row per key, nothing to override.
-            rows = qs.order_by("key").values_list("key", "raw_id", "current_version", "current_ciphertext")
-            return {
-                key: ResolvedSecret(key, _uuid_bytes(raw_id), version, True, ciphertext)
-                for key, raw_id, version, ciphertext in rows
-            }
-        # Globals first within each key, so the environment-specific one lands last and wins.
-        rows = (
-            qs.with_is_global()
-            .order_by("key", "-is_global")
-            .values_list("key", "raw_id", "current_version", "is_global", "current_ciphertext")
+            # Global secrets only: nothing to override, no need to ask.
+            qs = qs.annotate(is_global=Value(True, output_field=models.BooleanField()))
+            ordering = ["key"]
+        else:
+            qs = qs.with_is_global()
+            ordering = ["key", "-is_global"]
+        return qs.order_by(*ordering).values_list(
+            "key", "raw_id", "current_version", "is_global", "current_ciphertext"
         )
-        return {
-            key: ResolvedSecret(key, _uuid_bytes(raw_id), version, is_global, ciphertext)
-            for key, raw_id, version, is_global, ciphertext in rows
-        }
+
+
+class _CompiledResolve:
+    """The resolve query compiled once, re-run with new parameters.
+
+    Building and compiling the query costs more than running it, and it runs on
+    every service's start-up and on every ``load``. The query is compiled with
+    sentinel values; each parameter is then recognised as the workspace, the
+    time, the environment, a scope tag, or a constant. Any doubt, and the
+    caller keeps compiling every time (``None``).
+    """
+
+    WORKSPACE = uuid.UUID("5e5e5e5e-5e5e-4e5e-8e5e-5e5e5e5e5e5e")
+    NOW = dt.datetime(2999, 12, 31, 23, 59, 58, 123457, tzinfo=dt.timezone.utc)
+    ENV = "sentinel-env-5e5e"
+    TAG = "sentinel-tag-5e5e-{}"
+
+    def __init__(self, sql: str, binders: list[Callable[[Any, dt.datetime, Any, list[str]], Any]]) -> None:
+        self.sql = sql
+        self.binders = binders
+
+    def bind(self, workspace_pk: Any, now: dt.datetime, env: str | None, tags: list[str]) -> tuple[str, list]:
+        return self.sql, [binder(workspace_pk, now, env, tags) for binder in self.binders]
+
+    @classmethod
+    def build(
+        cls, queryset: SecretQuerySet, env_given: bool, tag_count: int | None
+    ) -> _CompiledResolve | None:
+        tags = None if tag_count is None else [cls.TAG.format(i) for i in range(tag_count)]
+        rows = queryset._resolve_rows(cls.WORKSPACE, cls.NOW, cls.ENV if env_given else None, tags)
+        sql, params = rows.query.sql_with_params()
+        ops = connections[queryset.db].ops
+        now_text = ops.adapt_datetimefield_value(cls.NOW)
+        if cls.WORKSPACE.hex in sql or "5e5e" in sql or str(now_text) in sql:
+            return None  # a sentinel was inlined into the SQL: cannot rebind it
+        tag_params = {f'"{tag}"': i for i, tag in enumerate(tags or [])}
+        binders: list[Callable[[Any, dt.datetime, Any, list[str]], Any]] = []
+        for param in params:
+            if isinstance(param, uuid.UUID) and param == cls.WORKSPACE:
+                binders.append(lambda ws, now, env, tags: ws)
+            elif param == cls.WORKSPACE.hex:
+                binders.append(lambda ws, now, env, tags: ws.hex)
+            elif isinstance(param, dt.datetime) and param == cls.NOW:
+                binders.append(lambda ws, now, env, tags: now)
+            elif param == now_text:
+                binders.append(lambda ws, now, env, tags, ops=ops: ops.adapt_datetimefield_value(now))
+            elif param == cls.ENV:
+                binders.append(lambda ws, now, env, tags: env)
+            elif isinstance(param, str) and param in tag_params:
+                binders.append(lambda ws, now, env, tags, i=tag_params[param]: f'"{tags[i]}"')
+            elif isinstance(param, (str, bytes)) and "5e5e" in str(param):
+                return None  # a sentinel in a form not recognised
+            else:
+                binders.append(lambda ws, now, env, tags, constant=param: constant)
+        return cls(sql, binders)
+
+
+_compiled: dict[tuple[str, bool, int | None], _CompiledResolve | None] = {}
+
+
+def _compiled_resolve(
+    queryset: SecretQuerySet, env_given: bool, tag_count: int | None
+) -> _CompiledResolve | None:
+    shape = (queryset.db, env_given, tag_count)
+    if shape not in _compiled:
+        if len(_compiled) > 64:
+            _compiled.clear()
+        _compiled[shape] = _CompiledResolve.build(queryset, env_given, tag_count)
+    return _compiled[shape]
 
 
 def _uuid_bytes(value: Any) -> bytes:
-    return value.bytes if isinstance(value, uuid.UUID) else bytes.fromhex(value.replace("-", ""))
+    if isinstance(value, str):
+        return bytes.fromhex(value if len(value) == 32 else value.replace("-", ""))
+    return value.bytes
 
 
 class ResolvedSecret(NamedTuple):

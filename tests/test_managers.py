@@ -149,3 +149,32 @@ def test_resolve_sees_only_its_workspace(workspace, other_workspace, make_secret
     make_secret("THEIRS", "t", workspace=other_workspace)
     assert set(Secret.objects.resolve(workspace)) == {"MINE"}
     assert set(Secret.objects.resolve(other_workspace)) == {"THEIRS"}
+
+
+@pytest.mark.parametrize(
+    ("env", "scope"),
+    [(None, None), ("prd", None), (None, ["api"]), ("prd", ["api", "worker"]), ("dev", "api")],
+)
+def test_compiled_resolve_is_used_and_agrees_with_the_queryset(workspace, make_secret, dev, prd, env, scope):
+    from secretvault import managers
+
+    make_secret("A", "global", scope=["api"])
+    make_secret("A", "prd", envs=["prd"])
+    make_secret("B", "worker", scope=["worker"])
+    make_secret("C", "dev", envs=["dev"], scope=["api"])
+    services.revoke_secret(make_secret("D", "gone"))
+    tags = None if scope is None else managers._tags(scope)
+    compiled = managers._compiled_resolve(
+        Secret.objects.all(), env is not None, None if tags is None else len(tags)
+    )
+    assert compiled is not None  # the fast path is taken on this database
+    fast = Secret.objects.resolve(workspace, env=env, scope=scope)
+    now = timezone.now()
+    slow = list(Secret.objects.all()._resolve_rows(workspace.pk, now, env, tags))
+    expected: dict[str, tuple] = {}
+    for key, raw_id, version, is_global, ciphertext in slow:
+        expected[key] = (managers._uuid_bytes(raw_id), version, bool(is_global), bytes(ciphertext))
+    assert {
+        k: (v.id_bytes, v.current_version, v.is_global, v.current_ciphertext) for k, v in fast.items()
+    } == expected
+    assert fast  # every shape above sees something
