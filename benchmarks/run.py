@@ -60,7 +60,7 @@ class Bench:
         self.client = Client()
         self.results: dict[str, Any] = {}
         self.sizes = [10, 100, 1000]
-        self.repeat = 5 if quick else 25
+        self.repeat = 5 if quick else 60
         self.admin_sizes = [100, 1000] if quick else [100, 10_000]
 
     # -- data ---------------------------------------------------------------------------
