@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.apps import apps
 from django.db import connections, models
-from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast, StrIndex
 from django.utils import timezone
 
@@ -93,6 +93,19 @@ class SecretQuerySet(ExpiringQuerySet):
 
     def expiring_soon(self, now: dt.datetime | None = None) -> SecretQuerySet:
         return self.expiring_within(vault_settings.EXPIRING_SOON_SECONDS, now)
+
+    def counts(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """``total``, ``active``, ``expired``, ``expiring_soon``, ``revoked``, in one query."""
+        now = _now(now)
+        soon = now + dt.timedelta(seconds=vault_settings.EXPIRING_SOON_SECONDS)
+        live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return self.aggregate(
+            total=Count("pk"),
+            active=Count("pk", filter=live),
+            expired=Count("pk", filter=Q(expires_at__lte=now)),
+            expiring_soon=Count("pk", filter=live & Q(expires_at__lte=soon)),
+            revoked=Count("pk", filter=Q(revoked_at__isnull=False)),
+        )
 
     def with_env_slugs(self) -> SecretQuerySet:
         return self.prefetch_related(

@@ -612,18 +612,7 @@ def load(
 
 def stats(workspace: Workspace, now: dt.datetime | None = None) -> dict[str, int]:
     """Secret counts: total, active, expired, expiring_soon, revoked (one query)."""
-    from django.db.models import Count, Q
-
-    now = now or timezone.now()
-    soon = now + dt.timedelta(seconds=vault_settings.EXPIRING_SOON_SECONDS)
-    live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    return Secret.objects.filter(workspace=workspace).aggregate(
-        total=Count("pk"),
-        active=Count("pk", filter=live),
-        expired=Count("pk", filter=Q(expires_at__lte=now)),
-        expiring_soon=Count("pk", filter=live & Q(expires_at__lte=soon)),
-        revoked=Count("pk", filter=Q(revoked_at__isnull=False)),
-    )
+    return Secret.objects.filter(workspace=workspace).counts(now)
 
 
 # --------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_events_without_a_workspace_are_unchained(db):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_keep_the_chain_whole(workspace):
-    from tests.test_concurrency import run_threads
+    from tests.threads import run_threads
 
     secret = services.create_secret(workspace, key="K", value="v")
 

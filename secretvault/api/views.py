@@ -9,13 +9,12 @@ commit); Core errors are mapped to HTTP answers in ``VaultAPIView.handle_excepti
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.db.models.query import prefetch_related_objects
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -58,7 +57,6 @@ from secretvault.api.serializers import (
     WorkspaceSerializer,
 )
 from secretvault.audit import Actor
-from secretvault.conf import vault_settings
 from secretvault.errors import (
     AmbiguousSecretError,
     ConflictError,
@@ -303,7 +301,7 @@ class WorkspaceViewSet(VaultAPIView):
         if access is None:
             counts = services.stats(workspace)
         else:
-            counts = _secret_counts(access.filter_secrets(Secret.objects.filter(workspace=workspace)))
+            counts = access.filter_secrets(Secret.objects.filter(workspace=workspace)).counts()
         return Response({"workspace": workspace.slug, **counts})
 
     @document(
@@ -398,20 +396,6 @@ def _etag_matches(request: Any, etag: str) -> bool:
         return True
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
     return any(candidate.removeprefix("W/") == etag for candidate in candidates)
-
-
-def _secret_counts(qs: QuerySet[Secret], now: dt.datetime | None = None) -> dict[str, int]:
-    """The counts of ``services.stats`` over any secret queryset (one query)."""
-    now = now or timezone.now()
-    soon = now + dt.timedelta(seconds=vault_settings.EXPIRING_SOON_SECONDS)
-    live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    return qs.aggregate(
-        total=Count("pk"),
-        active=Count("pk", filter=live),
-        expired=Count("pk", filter=Q(expires_at__lte=now)),
-        expiring_soon=Count("pk", filter=live & Q(expires_at__lte=soon)),
-        revoked=Count("pk", filter=Q(revoked_at__isnull=False)),
-    )
 
 
 # ----------------------------------------------------------------------------------

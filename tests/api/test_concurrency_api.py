@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from secretvault import services
 from secretvault.models import Secret, SecretVersion
 from tests.api.conftest import basic, ws_url
+from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 URL = ws_url("acme", "secrets", "COUNTER")
-
-
-def run_threads(count: int, target: Callable[[int], None]) -> list[BaseException]:
-    """Run ``target(i)`` in ``count`` threads, each on its own connection (closed after)."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            target(index)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    close_old_connections()
-    return errors
 
 
 def client_for(authorization: str) -> APIClient:
