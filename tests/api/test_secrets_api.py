@@ -386,3 +386,14 @@ def test_methods_not_in_the_table_are_405(su, workspace, make_secret):
     assert su.delete(SECRETS).status_code == 405
     assert su.post(key_url("API_KEY", "reveal")).status_code == 405
     assert su.get(key_url("API_KEY", "rollback")).status_code == 405
+
+
+def test_values_round_trip_byte_for_byte(su, workspace):
+    """Whitespace, newlines and any Unicode are kept exactly: a secret is not a form field."""
+    value = "  line one\n\tline two  \r\n  🔑 ünïcode \u2028 end  "
+    response = su.post(ws_url("acme", "secrets"), {"key": "PEM_LIKE", "value": value})
+    assert response.status_code == 201
+    assert su.get(key_url("PEM_LIKE") + "reveal/").json()["value"] == value
+    assert su.get(ws_url("acme", "load")).json()["secrets"]["PEM_LIKE"] == value
+    assert su.patch(key_url("PEM_LIKE"), {"value": value + " "}).status_code == 200
+    assert su.get(key_url("PEM_LIKE") + "reveal/").json()["value"] == value + " "
