@@ -78,3 +78,29 @@ def check_master_keys_unwrap(
         except DatabaseError:
             continue  # not migrated yet
     return messages
+
+
+@register(Tags.security)
+def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG on, Django's technical 500 page shows every local variable unless told otherwise."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from secretvault.debug import ExceptionReporterFilter
+
+    if not settings.DEBUG:
+        return []  # Django's default filter then hides what secretvault marks sensitive
+    try:
+        configured = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)
+    except ImportError:
+        return []  # Django reports that itself
+    if isinstance(configured, type) and issubclass(configured, ExceptionReporterFilter):
+        return []
+    return [
+        Warning(
+            "DEBUG is on and Django's technical 500 page would show secret values held in local "
+            "variables.",
+            hint='Set DEFAULT_EXCEPTION_REPORTER_FILTER = "secretvault.debug.ExceptionReporterFilter".',
+            id="secretvault.W002",
+        )
+    ]

@@ -64,3 +64,12 @@ def test_database_check_reports_a_wrong_master_key(workspace):
         messages = checks.check_master_keys_unwrap(databases=["default"])
     assert ids(messages) == ["secretvault.E003"] and "'test-1'" in messages[0].msg
     crypto.reset_caches()
+
+
+def test_debug_without_the_reporter_filter_is_warned():
+    assert checks.check_exception_reporter() == []  # tests/settings.py sets it
+    default = "django.views.debug.SafeExceptionReporterFilter"
+    with override_settings(DEBUG=True, DEFAULT_EXCEPTION_REPORTER_FILTER=default):
+        assert ids(checks.check_exception_reporter()) == ["secretvault.W002"]
+    with override_settings(DEBUG=False, DEFAULT_EXCEPTION_REPORTER_FILTER=default):
+        assert checks.check_exception_reporter() == []
