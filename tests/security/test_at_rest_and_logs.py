@@ -6,6 +6,7 @@ import logging
 import secrets
 import sys
 
+import django
 import pytest
 from django.db import connection
 from django.test import RequestFactory, override_settings
@@ -185,7 +186,9 @@ def test_error_email_hides_values(workspace, monkeypatch):
             "django.request", logging.ERROR, __file__, 1, "Internal Server Error", (), sys.exc_info()
         )
         record.request = RequestFactory().get("/")
-        with override_settings(ADMINS=[("ops", "ops@example.com")], DEBUG=False):
+        # Django 6 takes plain addresses; 5.2 wants (name, address) pairs.
+        admins = ["ops@example.com"] if django.VERSION >= (6, 0) else [("ops", "ops@example.com")]
+        with override_settings(ADMINS=admins, DEBUG=False):
             handler.emit(record)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
