@@ -217,6 +217,13 @@ def test_four_workers_sixteen_clients(server):
         )
         assert numbers == list(range(1, secret.current_version + 1)), key
         assert secret.current_version == 1 + acknowledged[key], key
+    # The audit chain stayed whole with four processes appending (each caching its own head).
+    from secretvault.audit import verify_chain
+
+    workspace.refresh_from_db()
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert report.checked > len(statuses) // 2
     # The revoked token: accepted before, refused by whichever worker answered next.
     assert revoked_at, "the revocation did not happen"
     after = [status for started, status in doomed_log if started > revoked_at[0]]
