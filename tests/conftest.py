@@ -40,6 +40,24 @@ def _fresh_caches() -> None:
         cache.clear()
 
 
+def wait_for_a_fresh_throttle_window(margin: float = 15.0) -> None:
+    """Sleep past the end of the current one-minute throttle window when it is near.
+
+    The failed-authentication throttle counts in fixed windows of the wall clock;
+    a test that counts failures must not straddle two of them.
+    """
+    import time
+
+    into = time.time() % 60
+    if into > 60 - margin:
+        time.sleep(60.2 - into)
+
+
+@pytest.fixture
+def fresh_throttle_window() -> None:
+    wait_for_a_fresh_throttle_window()
+
+
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"

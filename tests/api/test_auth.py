@@ -133,7 +133,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(workspace, make_token, be
     assert token.last_used_at > earlier + dt.timedelta(seconds=60)
 
 
-def test_failed_attempts_are_throttled_per_address(workspace, make_token, bearer):
+def test_failed_attempts_are_throttled_per_address(workspace, make_token, bearer, fresh_throttle_window):
     _token, raw = make_token()
     bad = crypto.generate_token("svt").raw
     limit, _ = AuthFailureThrottle().parse_rate()
@@ -151,7 +151,7 @@ def test_failed_attempts_are_throttled_per_address(workspace, make_token, bearer
 
 
 @override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"secretvault_auth_failures": "2/min"}})
-def test_limit_comes_from_drf_throttle_rates(workspace, bearer):
+def test_limit_comes_from_drf_throttle_rates(workspace, bearer, fresh_throttle_window):
     bad = crypto.generate_token("svt").raw
     assert [bearer(bad).get(SECRETS).status_code for _ in range(3)] == [401, 401, 429]
 
@@ -171,7 +171,7 @@ def test_fixed_window_resets(workspace, bearer, monkeypatch):
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL")
-def test_failure_count_is_shared_through_redis(workspace, bearer):
+def test_failure_count_is_shared_through_redis(workspace, bearer, fresh_throttle_window):
     redis_cache = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
