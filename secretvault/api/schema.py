@@ -114,6 +114,10 @@ _ERRORS: dict[int, OpenApiResponse] = {
         description="Conflict: a duplicate key or slug, overlapping environment sets, an "
         "object still in use, or a check-and-set (expected_version) mismatch.",
     ),
+    413: OpenApiResponse(
+        ErrorSerializer,
+        description="The request body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+    ),
     429: OpenApiResponse(
         ErrorSerializer,
         description="Too many failed token attempts from this address; retry after Retry-After seconds.",

@@ -277,7 +277,7 @@ class WorkspaceViewSet(VaultAPIView):
 
     @document(
         request=WorkspaceCreateSerializer,
-        responses=responses(WorkspaceSerializer, 400, 409, 503, status=201),
+        responses=responses(WorkspaceSerializer, 400, 413, 409, 503, status=201),
     )
     def create(self, request: Any) -> Response:
         data = self.validated(WorkspaceCreateSerializer)
@@ -407,12 +407,12 @@ def _etag_matches(request: Any, etag: str) -> bool:
     list=dict(responses=responses(EnvironmentSerializer(many=True), 404)),
     create=dict(
         request=EnvironmentWriteSerializer,
-        responses=responses(EnvironmentSerializer, 400, 404, 409, status=201),
+        responses=responses(EnvironmentSerializer, 400, 413, 404, 409, status=201),
     ),
     retrieve=dict(responses=responses(EnvironmentSerializer, 404)),
     partial_update=dict(
         request=EnvironmentWriteSerializer,
-        responses=responses(EnvironmentSerializer, 400, 404, 409),
+        responses=responses(EnvironmentSerializer, 400, 413, 404, 409),
     ),
     destroy=dict(
         description="Refused (409) while a secret or token names the environment.",
@@ -496,7 +496,7 @@ _WRITE_DOC = (
         description=_WRITE_DOC + "Answers 201 with the metadata (no value). 409 when "
         "another secret of the key serves one of the environments.",
         request=SecretCreateSerializer,
-        responses=responses(SecretSerializer, 400, 404, 409, 503, status=201),
+        responses=responses(SecretSerializer, 400, 413, 404, 409, 503, status=201),
     ),
     retrieve=dict(parameters=[ENV_PARAMETER], responses=responses(SecretSerializer, 400, 404)),
     update=dict(
@@ -507,7 +507,7 @@ _WRITE_DOC = (
         "check-and-set (409 on mismatch).",
         parameters=[ENV_PARAMETER],
         request=SecretUpdateSerializer,
-        responses=responses(SecretSerializer, 400, 404, 409, 503),
+        responses=responses(SecretSerializer, 400, 413, 404, 409, 503),
     ),
     partial_update=dict(
         description=_WRITE_DOC + "PATCH changes only the fields given. A `value` "
@@ -515,7 +515,7 @@ _WRITE_DOC = (
         "it a check-and-set (409 on mismatch).",
         parameters=[ENV_PARAMETER],
         request=SecretUpdateSerializer,
-        responses=responses(SecretSerializer, 400, 404, 409, 503),
+        responses=responses(SecretSerializer, 400, 413, 404, 409, 503),
     ),
     destroy=dict(
         description="Deletes the secret and all its versions, for good.",
@@ -690,7 +690,7 @@ class SecretViewSet(VaultAPIView):
         "(source_version = version). 400 when that version does not exist (or was pruned).",
         parameters=[ENV_PARAMETER],
         request=RollbackSerializer,
-        responses=responses(SecretSerializer, 400, 404, 503),
+        responses=responses(SecretSerializer, 400, 413, 404, 503),
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     @sensitive_variables()
@@ -742,7 +742,7 @@ class SecretViewSet(VaultAPIView):
     create=dict(
         description="Answers 201 with the raw `token`, shown this once (only its digest is kept).",
         request=ServiceTokenCreateSerializer,
-        responses=responses(ServiceTokenCreatedSerializer, 400, 404, status=201),
+        responses=responses(ServiceTokenCreatedSerializer, 400, 413, 404, status=201),
     ),
     retrieve=dict(responses=responses(ServiceTokenSerializer, 404)),
 )
