@@ -47,13 +47,6 @@ def _plain(text: str) -> str:
     return text
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    text = moment.astimezone(dt.timezone.utc).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _when(moment: dt.datetime | None, empty: str = "-") -> str:
     if moment is None:
         return empty
@@ -99,49 +92,23 @@ def _token_state(token: ServiceToken) -> str:
 
 
 def secret_metadata(secret: Secret) -> dict[str, Any]:
-    """A secret's metadata under the REST API's field names; never the value."""
-    return {
-        "id": str(secret.id),
-        "workspace": secret.workspace.slug,
-        "key": secret.key,
-        "description": secret.description,
-        "token_type": secret.token_type,
-        "scope": list(secret.scope),
-        "envs": secret.env_slugs(),
-        "expires_at": secret.expires_at_unix,
-        "is_expired": secret.is_expired(),
-        "revoked": secret.is_revoked,
-        "version": secret.current_version,
-        "created_at": _iso(secret.created_at),
-        "updated_at": _iso(secret.updated_at),
-    }
+    """A secret's metadata exactly as the REST API shows it; never the value."""
+    from secretvault.api.serializers import SecretSerializer
+
+    return dict(SecretSerializer(secret).data)
 
 
 def version_metadata(version: SecretVersion) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "action": version.action,
-        "source_version": version.source_version,
-        "created_by": version.created_by.get_username() if version.created_by else None,
-        "token_id": version.created_by_token.token_id if version.created_by_token else None,
-        "created_at": _iso(version.created_at),
-    }
+    from secretvault.api.serializers import SecretVersionSerializer
+
+    return dict(SecretVersionSerializer(version).data)
 
 
 def token_metadata(token: ServiceToken) -> dict[str, Any]:
-    """A token's metadata; never its secret part or digest."""
-    return {
-        "token_id": token.token_id,
-        "name": token.name,
-        "description": token.description,
-        "envs": token.env_slugs(),
-        "scope": list(token.scope),
-        "can_write": token.can_write,
-        "expires_at": token.expires_at_unix,
-        "revoked": token.is_revoked,
-        "last_used_at": _iso(token.last_used_at),
-        "created_at": _iso(token.created_at),
-    }
+    """A token's metadata as the REST API shows it; never its secret part or digest."""
+    from secretvault.api.serializers import ServiceTokenSerializer
+
+    return dict(ServiceTokenSerializer(token).data)
 
 
 def _validation_message(exc: ValidationError) -> str:
