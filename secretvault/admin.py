@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -45,6 +45,8 @@ from secretvault.models import (
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups, _FieldsetSpec
     from django_stubs_ext import StrOrPromise
+
+    from secretvault.managers import ExpiringQuerySet, SecretQuerySet
 
 # --------------------------------------------------------------------------
 # Shared pieces
@@ -110,14 +112,15 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet | None:
         value = self.value()
+        rows = cast("ExpiringQuerySet", queryset)  # used on secrets and tokens only
         if value == "active":
-            return queryset.active()  # type: ignore[attr-defined]
+            return rows.active()
         if value == "expiring":
-            return queryset.expiring_within(vault_settings.EXPIRING_SOON_SECONDS)  # type: ignore[attr-defined]
+            return rows.expiring_within(vault_settings.EXPIRING_SOON_SECONDS)
         if value == "expired":
-            return queryset.expired()  # type: ignore[attr-defined]
+            return rows.expired()
         if value == "revoked":
-            return queryset.revoked()  # type: ignore[attr-defined]
+            return rows.revoked()
         return queryset
 
 
@@ -143,7 +146,7 @@ class EnvironmentFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         if value == self.GLOBAL:
-            return queryset.global_only()  # type: ignore[attr-defined]
+            return cast("ExpiringQuerySet", queryset).global_only()  # used on secrets and tokens only
         env = _uuid(value)
         return queryset.none() if env is None else queryset.filter(envs__pk=env)
 
@@ -172,7 +175,7 @@ class ServiceFormAdmin(admin.ModelAdmin):
             return form_class
         actor = Actor.from_request(request)
 
-        class ActorForm(form_class):  # type: ignore[valid-type,misc]
+        class ActorForm(form_class):  # type: ignore[valid-type,misc]  # a class chosen at run time
             def __init__(self, *args: Any, **kw: Any) -> None:
                 kw.setdefault("actor", actor)
                 super().__init__(*args, **kw)
@@ -221,9 +224,7 @@ class ServiceFormAdmin(admin.ModelAdmin):
         ]
 
 
-def _describe_references(
-    secrets: models.QuerySet[Secret], tokens: models.QuerySet[ServiceToken]
-) -> list[str]:
+def _describe_references(secrets: SecretQuerySet, tokens: models.QuerySet[ServiceToken]) -> list[str]:
     """What keeps an environment or workspace alive, in words (the admin's delete page)."""
     lines = []
     for secret in secrets.select_related("workspace").with_env_slugs().order_by("workspace__slug", "key"):
@@ -247,11 +248,11 @@ class ProtectedDeleteMixin:
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         try:
-            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]  # mixin over ModelAdmin
         except InUseError as exc:
             # Something came to refer to it between the confirmation page and the POST.
-            self.message_user(request, str(exc), messages.ERROR)  # type: ignore[attr-defined]
-            opts = self.opts  # type: ignore[attr-defined]
+            self.message_user(request, str(exc), messages.ERROR)  # type: ignore[attr-defined]  # mixin over ModelAdmin
+            opts = self.opts  # type: ignore[attr-defined]  # mixin over ModelAdmin
             return HttpResponseRedirect(
                 reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
             )
@@ -310,11 +311,11 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
 
     @admin.display(description=_("secrets"), ordering="_secret_count")
     def secret_count(self, obj: Workspace) -> int:
-        return obj._secret_count  # type: ignore[attr-defined]
+        return obj._secret_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description=_("tokens"), ordering="_token_count")
     def token_count(self, obj: Workspace) -> int:
-        return obj._token_count  # type: ignore[attr-defined]
+        return obj._token_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, list[Any]]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -420,7 +421,8 @@ class SecretAdmin(ServiceFormAdmin):
     # -- change list ----------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Secret]:
-        return super().get_queryset(request).select_related("workspace").with_env_slugs()
+        secrets = cast("SecretQuerySet", super().get_queryset(request))  # the model's default manager
+        return secrets.select_related("workspace").with_env_slugs()
 
     @admin.display(description=_("environments"))
     def environment_list(self, obj: Secret) -> str:
@@ -507,7 +509,8 @@ class SecretAdmin(ServiceFormAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Secret]) -> None:
         actor = self.actor(request)
-        for secret in queryset.select_related("workspace").with_env_slugs():
+        secrets = cast("SecretQuerySet", queryset)  # from get_queryset(), so a SecretQuerySet
+        for secret in secrets.select_related("workspace").with_env_slugs():
             services.delete_secret(secret, actor=actor)
 
     # -- actions ------------------------------------------------------------
@@ -746,7 +749,7 @@ class ServiceTokenAdmin(ServiceFormAdmin):
 
     def save_model(self, request: HttpRequest, obj: ServiceToken, form: Any, change: bool) -> None:
         # The raw token travels to response_add on the instance, for this request only.
-        obj._raw_token_once = form.raw_token  # type: ignore[attr-defined]
+        obj._raw_token_once = form.raw_token  # type: ignore[attr-defined]  # read by response_add
 
     def response_add(
         self, request: HttpRequest, obj: ServiceToken, post_url_continue: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
 
@@ -13,6 +13,7 @@ from secretvault.errors import SecretVaultError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.db.models import Field
     from django.http import HttpRequest
 
     from secretvault.models import AuditEvent, ServiceToken, Workspace
@@ -35,7 +36,7 @@ class Actor:
         token = auth if isinstance(auth, ServiceToken) else None
         if token is not None or user is None or not user.is_authenticated:
             user = None
-        return cls(user=user, token=token, remote_addr=client_address(request))  # type: ignore[arg-type]
+        return cls(user=user, token=token, remote_addr=client_address(request))
 
     @property
     def label(self) -> str:
@@ -90,10 +91,12 @@ def record(
         action=action,
         key=key,
         version=version,
-        user=actor.user,
+        user=actor.user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
         username=actor.user.get_username() if actor.user is not None else "",
         token_id=actor.token.token_id if actor.token is not None else "",
-        remote_addr=AuditEvent._meta.get_field("remote_addr").get_prep_value(actor.remote_addr),
+        remote_addr=cast("Field[Any, Any]", AuditEvent._meta.get_field("remote_addr")).get_prep_value(
+            actor.remote_addr
+        ),
         detail=detail or {},
     )
     if workspace is None:
@@ -105,12 +108,13 @@ def record(
     head = _chain_heads.get(workspace.pk)
     for _attempt in range(_MAX_CHAIN_ATTEMPTS):
         if head is None:
-            head = (
+            last = (
                 AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
                 .order_by("-sequence")
                 .values_list("sequence", "chain_digest")
                 .first()
-            ) or (0, "")
+            )
+            head = (cast(int, last[0]), last[1]) if last else (0, "")  # NULL sequences are filtered out
         event.sequence = head[0] + 1
         event.chain_digest = crypto.chain_digest(mac_key, head[1], event.chain_message())
         try:
@@ -173,15 +177,16 @@ def verify_chain(workspace: Workspace) -> ChainReport:
     events = AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False).order_by("sequence")
     for event in events.iterator(chunk_size=2000):
         checked += 1
-        if event.sequence != expected:
-            problems.append(f"events {expected}..{event.sequence - 1} are missing")
+        sequence = cast(int, event.sequence)  # NULL sequences are filtered out
+        if sequence != expected:
+            problems.append(f"events {expected}..{sequence - 1} are missing")
         digest = crypto.chain_digest(mac_key, previous, event.chain_message())
         if not hmac.compare_digest(digest, event.chain_digest):
             problems.append(f"event {event.sequence} ({event.action}) does not match its digest")
         if event.action in _VERSION_WRITES and event.version is not None:
             recorded_writes.add((event.key, event.version))
         previous = event.chain_digest
-        expected = event.sequence + 1
+        expected = sequence + 1
     unrecorded = [
         f"{key} v{number}"
         for key, number in SecretVersion.objects.filter(secret__workspace=workspace)

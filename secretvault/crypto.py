@@ -57,12 +57,15 @@ def _header(key_id: str) -> bytes:
     return bytes((FORMAT_VERSION, len(raw))) + raw
 
 
-def read_key_id(blob: bytes) -> str:
-    """Return the key id a sealed blob names, or raise ``DecryptionError``."""
+def read_key_id(blob: bytes | memoryview) -> str:
+    """Return the key id a sealed blob names, or raise ``DecryptionError``.
+
+    ``blob`` may be a ``memoryview``, as a ``BinaryField`` reads on PostgreSQL.
+    """
     return _split(blob)[1]
 
 
-def _split(blob: bytes) -> tuple[bytes, str, bytes, bytes]:
+def _split(blob: bytes | memoryview) -> tuple[bytes, str, bytes, bytes]:
     blob = bytes(blob)
     if len(blob) < 2:
         raise DecryptionError("Ciphertext is truncated.")

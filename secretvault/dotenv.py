@@ -102,7 +102,7 @@ class _Reader:
         found: list[Entry] = []
         text = self.text
         while True:
-            self.advance(_BLANK.match(text, self.pos).end())  # type: ignore[union-attr]
+            self.advance(_BLANK.match(text, self.pos).end())  # type: ignore[union-attr]  # matches empty
             if self.pos >= len(text):
                 return found
             if text[self.pos] == "#":

@@ -45,7 +45,7 @@ class ScopeField(forms.CharField):
             return ", ".join(str(tag) for tag in value)
         return value
 
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not a str
         if isinstance(value, (list, tuple)):
             tags: Iterable[Any] = value
         else:

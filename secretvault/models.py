@@ -197,7 +197,7 @@ class Secret(models.Model):
         return workspace.data_key_id, blob
 
     @sensitive_variables()
-    def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
+    def decrypt(self, blob: bytes | memoryview, version: int, workspace: Workspace | None = None) -> str:
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
         return crypto.decrypt_value(workspace.cipher(), workspace.data_key_id, bytes(blob), context)

@@ -305,7 +305,7 @@ def _write_version(
         data_key_id=data_key_id,
         action=action,
         source_version=source_version,
-        created_by=actor.user,
+        created_by=actor.user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
         created_by_token=actor.token,
     )
     now = timezone.now()
@@ -455,7 +455,7 @@ def update_secret(
 def _refresh_from(target: Secret, source: Secret) -> None:
     for field in ("description", "token_type", "scope", "expires_at", "current_version", "updated_at"):
         setattr(target, field, getattr(source, field))
-    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]  # Django's prefetch cache
 
 
 @sensitive_variables()

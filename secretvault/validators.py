@@ -36,16 +36,24 @@ validate_scope_tag = RegexValidator(
     code="invalid_scope",
 )
 _SCOPE_TAG = re.compile(SCOPE_TAG_RE)
+#: Most scope tags one secret or token may carry (and one request may name).
+MAX_SCOPE_TAGS = 100
 
 
 def validate_scope(tags: Any) -> list[str]:
-    """Return the scope as a sorted list of unique tags, or raise ``ValidationError``."""
+    """Return the scope as a sorted list of unique tags, or raise ``ValidationError``.
+
+    At most :data:`MAX_SCOPE_TAGS` items (counted as given, before duplicates
+    are dropped), so a request cannot make a row or a query grow without bound.
+    """
     if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, Iterable):
         raise ValidationError("Scope must be a list of tags.", code="invalid_scope")
     cleaned: set[str] = set()
-    for tag in tags:
+    for count, tag in enumerate(tags, start=1):
+        if count > MAX_SCOPE_TAGS:
+            raise ValidationError(f"At most {MAX_SCOPE_TAGS} scope tags.", code="too_many_scope_tags")
         if not isinstance(tag, str) or not _SCOPE_TAG.match(tag):
             raise ValidationError(
                 "Scope tags use letters, digits, '_', '.' and '-', start with a letter or "

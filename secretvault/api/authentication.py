@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -99,7 +99,10 @@ class ServiceTokenAuthentication(BaseAuthentication):
         token.touch()
         return self.user_class(token), token
 
-    def fail(self, request: Any, throttle: AuthFailureThrottle, reason: str, token_id: str | None) -> Any:
+    def fail(
+        self, request: Any, throttle: AuthFailureThrottle, reason: str, token_id: str | None
+    ) -> NoReturn:
+        """Count and audit a failed attempt, then raise ``AuthenticationFailed`` (401)."""
         throttle.record_failure(request)
         detail: dict[str, Any] = {"reason": reason}
         if token_id:

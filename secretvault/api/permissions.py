@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from rest_framework import exceptions
@@ -38,6 +38,9 @@ from secretvault.models import (
     TokenEnvironment,
     Workspace,
 )
+
+if TYPE_CHECKING:
+    from secretvault.managers import SecretQuerySet
 
 READ = "read"
 WRITE = "write"
@@ -90,7 +93,7 @@ class TokenAccess:
 
     # -- secrets -----------------------------------------------------------------------
 
-    def filter_secrets(self, qs: QuerySet[Secret]) -> QuerySet[Secret]:
+    def filter_secrets(self, qs: SecretQuerySet) -> SecretQuerySet:
         """Only what the token sees, in SQL (no query of its own)."""
         token_envs = TokenEnvironment.objects.filter(token_id=self.token.pk)
         secret_envs = SecretEnvironment.objects.filter(secret_id=OuterRef("pk"))

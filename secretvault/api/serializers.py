@@ -26,9 +26,11 @@ from secretvault.models import (
     Workspace,
     unix_seconds,
 )
-from secretvault.validators import validate_key, validate_scope_tag, validate_slug
+from secretvault.validators import MAX_SCOPE_TAGS, validate_key, validate_scope_tag, validate_slug
 
 MAX_INT = 2**31 - 1
+#: Most items a list field of a request body takes (environment slugs, scope tags).
+MAX_LIST_ITEMS = 100
 
 # ----------------------------------------------------------------------------------
 # Fields
@@ -71,10 +73,18 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StringListField(serializers.ListField):
-    """A JSON list of strings (a lone string is refused, not split)."""
+    """A JSON list of strings (a lone string is refused, not split).
+
+    At most ``max_length`` items (default :data:`MAX_LIST_ITEMS`): the field
+    refuses a longer list with 400 before any item is checked.
+    """
 
     child = StrictCharField(max_length=200)
     default_error_messages = {"not_a_list": "Must be a list of strings."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_LIST_ITEMS)
+        super().__init__(**kwargs)
 
 
 def slug_list(**kwargs: Any) -> StringListField:
@@ -82,11 +92,8 @@ def slug_list(**kwargs: Any) -> StringListField:
 
 
 def scope_list(**kwargs: Any) -> StringListField:
+    kwargs.setdefault("max_length", MAX_SCOPE_TAGS)
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 100)
-        super().__init__(**kwargs)
 
 
 def parse_moment(data: Any) -> dt.datetime | None:

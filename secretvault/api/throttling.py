@@ -41,7 +41,7 @@ class AuthFailureThrottle:
 
     def get_rate(self) -> str:
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
-        return rates.get(self.scope) or self.default_rate
+        return str(rates.get(self.scope) or self.default_rate)
 
     def parse_rate(self) -> tuple[int, int]:
         """``(failures allowed, window in seconds)`` from a DRF rate such as ``20/min``."""

@@ -198,9 +198,10 @@ class VaultAPIView(GenericViewSet):
                 raise exceptions.NotFound()
             workspace = token.workspace
         else:
-            workspace = Workspace.objects.filter(slug=slug).first()
-            if workspace is None:
+            found = Workspace.objects.filter(slug=slug).first()
+            if found is None:
                 raise exceptions.NotFound()
+            workspace = found
         self.check_object_permissions(self.request, workspace)
         self._workspace = workspace
         return workspace

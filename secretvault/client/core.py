@@ -251,11 +251,14 @@ class SecretVaultClient:
         count = body.get("count") if isinstance(body, Mapping) else None
         if not isinstance(count, int) or isinstance(count, bool) or count < len(results):
             count = len(results)
-        slugs = [entry.get("slug") if isinstance(entry, Mapping) else None for entry in results]
-        if not all(isinstance(slug, str) and slug for slug in slugs):
-            raise ProtocolError(
-                f"GET {path} listed a workspace without a slug; is {self.url} a secretvault API?"
-            )
+        slugs: list[str] = []
+        for entry in results:
+            slug = entry.get("slug") if isinstance(entry, Mapping) else None
+            if not isinstance(slug, str) or not slug:
+                raise ProtocolError(
+                    f"GET {path} listed a workspace without a slug; is {self.url} a secretvault API?"
+                )
+            slugs.append(slug)
         if count == 1 and len(slugs) == 1:
             logger.debug("secretvault: workspace %r discovered from the token", slugs[0])
             return slugs[0]
