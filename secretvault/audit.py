@@ -6,9 +6,11 @@ import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 
 from secretvault import crypto
+from secretvault.conf import SETTING_NAME
 from secretvault.errors import SecretVaultError
 
 if TYPE_CHECKING:
@@ -146,7 +148,20 @@ def _remember_head_on_commit(workspace_id: Any, head: tuple[int, str]) -> None:
 
 
 def forget_chain_heads() -> None:
+    """Forget every cached chain head; the next append reads the head from the database.
+
+    Runs by itself whenever ``settings.SECRETVAULT`` changes (``setting_changed``);
+    tests call it between tests, whose rolled-back events the cache may still name.
+    """
     _chain_heads.clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        forget_chain_heads()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="secretvault.audit.forget_chain_heads")
 
 
 @dataclass(frozen=True)
