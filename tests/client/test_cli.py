@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secretvault import dotenv, services
-from secretvault.client.cli import child_environment, format_secrets, main
+from secretvault_client.cli import child_environment, format_secrets, main
 from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Reply, Stub, Vault
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
@@ -131,7 +131,7 @@ def cli(
     program: list[str] | None = None,
     **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m secretvault.client.cli ARGS`` configured only by the three variables (plus extras).
+    """``python -m secretvault_client ARGS`` configured only by the three variables (plus extras).
 
     ``workspace=False`` leaves ``SECRETVAULT_WORKSPACE`` out; ``program`` replaces ``python -m ...``.
     """
@@ -143,7 +143,7 @@ def cli(
         environment["SECRETVAULT_WORKSPACE"] = vault.workspace.slug
     environment.update(extra_env)
     return subprocess.run(  # noqa: S603
-        [*(program or [sys.executable, "-m", "secretvault.client.cli"]), *args],
+        [*(program or [sys.executable, "-m", "secretvault_client"]), *args],
         env=environment,
         capture_output=True,
         text=True,
