@@ -20,12 +20,12 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from secretvault_client import dotenv
+from secretvault_client import dotenv, process
+from secretvault_client.childenv import child_environment, refusal_message
 from secretvault_client.core import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
@@ -42,9 +42,7 @@ from secretvault_client.errors import ConfigurationError, SecretVaultError
 PROG = "secretvault"
 EXIT_USAGE = 2
 EXIT_ERROR = 1
-# Shell conventions for a command that cannot be run.
-EXIT_NOT_EXECUTABLE = 126
-EXIT_NOT_FOUND = 127
+DEFAULT_WATCH_INTERVAL = 30.0
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -110,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[connection, selection],
         help="run a command with the secrets as environment variables",
         description="Run COMMAND with the secrets as environment variables. Variables already set "
-        "in the environment win over secrets of the same name. The exit status is COMMAND's.",
+        "in the environment win over secrets of the same name; secrets named like PATH, LD_PRELOAD, "
+        "BASH_ENV, PYTHON*, NODE_OPTIONS or SECRETVAULT_* are skipped unless allowed by --allow-name. "
+        "Signals (INT, TERM, HUP, QUIT, USR1, USR2) are passed on to COMMAND; the exit status is "
+        "COMMAND's (128+N when it died of signal N).",
     )
-    run.add_argument("--prefix", default="", help="put PREFIX before every variable name (e.g. APP_)")
+    add_run_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     export = commands.add_parser(
@@ -133,6 +134,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return number
+
+
+def _on_change(text: str) -> Any:
+    try:
+        return process.parse_on_change(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--on-change: ")) from None
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """The options of ``run`` that both CLIs share (this one and ``manage.py secretvault run``)."""
+    run.add_argument(
+        "--prefix",
+        default="",
+        help="put PREFIX before every variable name (e.g. APP_); the safe default: no secret can then "
+        "set PATH, LD_PRELOAD, BASH_ENV ... (see --allow-name)",
+    )
+    run.add_argument(
+        "--allow-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="inject the variable NAME although it changes how programs start (PATH, LD_*, PYTHON*, "
+        "BASH_ENV, NODE_OPTIONS ...) or is SECRETVAULT_*; repeat per name. Without it such secrets are "
+        "skipped, with a warning naming them",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep checking for changed secrets (cheaply, by ETag) and act on the command (--on-change)",
+    )
+    run.add_argument(
+        "--interval",
+        type=_seconds,
+        default=DEFAULT_WATCH_INTERVAL,
+        metavar="S",
+        help=f"with --watch: seconds between checks (default {DEFAULT_WATCH_INTERVAL:g})",
+    )
+    run.add_argument(
+        "--on-change",
+        type=_on_change,
+        default=process.RESTART,
+        metavar="restart|SIGNAL",
+        help="with --watch: 'restart' the command with its new environment (SIGTERM, up to "
+        f"{process.DEFAULT_STOP_TIMEOUT:g} s, SIGKILL, start again; the default) "
+        "or send it SIGNAL (e.g. HUP)",
+    )
+
+
+def check_run_options(args: argparse.Namespace) -> list[str]:
+    """The command after ``--``; ``UsageError`` for no command or a bad ``--prefix`` or ``--allow-name``."""
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError(f"no command given: {PROG} run [options] -- COMMAND [ARG ...]")
+    if args.prefix and not _NAME.fullmatch(args.prefix):
+        raise UsageError("--prefix must start with a letter or _ and hold only letters, digits and _")
+    for name in args.allow_name:
+        if not _NAME.fullmatch(name):
+            raise UsageError(f"--allow-name {name[:60]!r} is not an environment variable name")
+    return command
+
+
 def _client(args: argparse.Namespace) -> SecretVaultClient:
     options: dict[str, Any] = {}
     if hasattr(args, "timeout"):
@@ -151,40 +224,48 @@ def _client(args: argparse.Namespace) -> SecretVaultClient:
     )
 
 
-def child_environment(
-    secrets: Mapping[str, str], environ: Mapping[str, str], prefix: str = ""
-) -> dict[str, str]:
-    """``environ`` plus the secrets, named ``prefix + KEY``; a variable already in ``environ`` wins."""
-    merged = {prefix + key: str(value) for key, value in secrets.items()}
-    merged.update(environ)
-    return merged
+def _child_environ(args: argparse.Namespace, secrets: Mapping[str, str]) -> dict[str, str]:
+    made = child_environment(secrets, os.environ, prefix=args.prefix, allow=args.allow_name)
+    if made.refused:
+        _report(refusal_message(made.refused), level="warning")
+    return made.environ
 
 
 def _run(args: argparse.Namespace) -> int:
-    command = list(args.command)
-    if command[:1] == ["--"]:
-        command = command[1:]
-    if not command:
-        raise UsageError(f"no command given: {PROG} run [options] -- COMMAND [ARG ...]")
-    if args.prefix and not _NAME.fullmatch(args.prefix):
-        raise UsageError("--prefix must start with a letter or _ and hold only letters, digits and _")
-    secrets = _client(args).load()
-    environment = child_environment(secrets, os.environ, args.prefix)
+    command = check_run_options(args)
+    client = _client(args)
+    current = dict(client.load())
+    environment = _child_environ(args, current)
     try:
-        if os.name == "posix":
-            # Replacing this process hands signals (Ctrl-C, SIGTERM from a supervisor)
-            # straight to the command, and its exit status becomes ours.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.execvpe(command[0], command, environment)  # noqa: S606
-        completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
+        if not args.watch:
+            return process.run(command, environment)
+
+        def next_environ() -> dict[str, str] | None:
+            nonlocal current
+            try:
+                latest = dict(client.load())  # cache_ttl=0: one revalidation, a 304 when unchanged
+            except SecretVaultError as exc:
+                _report(f"could not check for changed secrets (the command keeps running): {exc}", "warning")
+                return None
+            if latest == current:
+                return None
+            current = latest
+            return _child_environ(args, latest)
+
+        return process.run_watching(
+            command,
+            environment,
+            next_environ,
+            interval=args.interval,
+            on_change=args.on_change,
+            notice=lambda message: _report(message, level="notice"),
+        )
     except FileNotFoundError:
         _report(f"command not found: {command[0]}")
-        return EXIT_NOT_FOUND
+        return process.EXIT_NOT_FOUND
     except PermissionError:
         _report(f"command not executable: {command[0]}")
-        return EXIT_NOT_EXECUTABLE
-    return completed.returncode
+        return process.EXIT_NOT_EXECUTABLE
 
 
 def format_secrets(secrets: Mapping[str, str], fmt: str) -> str:
@@ -214,8 +295,8 @@ def _get(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _run, "export": _export, "get": _get}
 
 
-def _report(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+def _report(message: str, level: str = "error") -> None:
+    sys.stderr.write(f"{PROG}: {level}: {message}\n")
     sys.stderr.flush()
 
 

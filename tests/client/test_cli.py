@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secretvault import dotenv, services
-from secretvault_client.cli import child_environment, format_secrets, main
+from secretvault_client.childenv import child_environment
+from secretvault_client.cli import format_secrets, main
 from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Reply, Stub, Vault
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
@@ -35,9 +36,10 @@ def one_error_line(stderr: str) -> str:
 
 def test_child_environment_lets_set_variables_win() -> None:
     merged = child_environment({"API_KEY": "vault", "WORKERS": "4"}, {"API_KEY": "mine", "PATH": "/bin"})
-    assert merged == {"API_KEY": "mine", "WORKERS": "4", "PATH": "/bin"}
+    assert merged.environ == {"API_KEY": "mine", "WORKERS": "4", "PATH": "/bin"}
+    assert (merged.injected, merged.kept, merged.refused) == (("WORKERS",), ("API_KEY",), ())
     prefixed = child_environment({"API_KEY": "vault"}, {"API_KEY": "mine"}, prefix="APP_")
-    assert prefixed == {"APP_API_KEY": "vault", "API_KEY": "mine"}
+    assert prefixed.environ == {"APP_API_KEY": "vault", "API_KEY": "mine"}
 
 
 @given(st.dictionaries(KEYS, VALUES, max_size=8))
