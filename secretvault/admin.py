@@ -23,10 +23,12 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.decorators import method_decorator
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from secretvault import services
 from secretvault.audit import Actor
@@ -41,6 +43,7 @@ from secretvault.models import (
     ServiceToken,
     Workspace,
 )
+from secretvault.redaction import Concealed
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups, _FieldsetSpec
@@ -201,6 +204,9 @@ class ServiceFormAdmin(admin.ModelAdmin):
             "object": obj,
             "has_view_permission": self.has_view_permission(request, obj),
             "has_change_permission": self.has_change_permission(request, obj),
+            # The admin's base template reads these; missing, each lookup is a DEBUG log record.
+            "subtitle": None,
+            "is_popup": False,
             **context,
         }
         request.current_app = self.admin_site.name
@@ -486,6 +492,7 @@ class SecretAdmin(ServiceFormAdmin):
         form_url: str = "",
         obj: Secret | None = None,
     ) -> HttpResponse:
+        context.setdefault("versions", None)  # read by the template; set on the change page
         if obj is not None and not obj._state.adding and not add:
             versions = (
                 SecretVersion.objects.filter(secret=obj)
@@ -573,6 +580,18 @@ class SecretAdmin(ServiceFormAdmin):
     def _change_url(self, obj: Secret) -> str:
         return self.admin_url("change", obj.pk)
 
+    @method_decorator(sensitive_post_parameters("value"))
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The typed value is a POST parameter: error reports (technical 500, e-mail) hide it.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @sensitive_variables("value")
     def reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET asks for confirmation; POST shows the current value (audited, never cached)."""
         if not self.has_reveal_permission(request):
@@ -584,7 +603,8 @@ class SecretAdmin(ServiceFormAdmin):
             raise PermissionDenied
         value = None
         if request.method == "POST":
-            value = services.reveal(obj, actor=self.actor(request))
+            # Concealed: the page shows it, a logged or printed context does not (see redaction).
+            value = Concealed(services.reveal(obj, actor=self.actor(request)))
         response = self.render_view(
             request,
             self.reveal_template or self.template_list("reveal.html"),
@@ -748,6 +768,7 @@ class ServiceTokenAdmin(ServiceFormAdmin):
         # The raw token travels to response_add on the instance, for this request only.
         obj._raw_token_once = form.raw_token  # type: ignore[attr-defined]
 
+    @sensitive_variables("raw")
     def response_add(
         self, request: HttpRequest, obj: ServiceToken, post_url_continue: str | None = None
     ) -> HttpResponse:
@@ -759,7 +780,7 @@ class ServiceTokenAdmin(ServiceFormAdmin):
             self.token_created_template or self.template_list("token_created.html"),
             obj,
             title=_("Service token created"),
-            raw_token=raw,
+            raw_token=Concealed(raw),
             token_url=self.admin_url("change", obj.pk),
             changelist_url=self.admin_url("changelist"),
             add_url=self.admin_url("add"),
