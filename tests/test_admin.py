@@ -98,8 +98,7 @@ def test_add_secret_writes_version_one_through_the_service(
 ) -> None:
     page = admin_client.get(url("secret_add"))
     assert page.status_code == 200
-    assert 'type="password"' in html(page)
-    assert 'autocomplete="new-password"' in html(page)
+    assert '<textarea name="value"' in html(page)
 
     response = admin_client.post(
         url("secret_add"),
