@@ -221,9 +221,16 @@ def test_token_is_shown_once_then_revoked(
     token = ServiceToken.objects.get(name="billing-svc")
     assert ServiceToken.objects.authenticate(raw) == token
 
-    # Never again: not on the way back, nor on any page that speaks of the token.
+    # Never again: not on reload (a GET after the redirect: no second token), not on the way
+    # back, nor on any page that speaks of the token.
+    s.page.reload()
+    s.check("reload-after-token")
+    assert "already shown once" in s.page.inner_text("#content")
+    assert s.page.locator("#sv-raw-token").count() == 0
+    assert ServiceToken.objects.count() == 1
     s.page.go_back()
     s.check("back-after-token")
+    assert ServiceToken.objects.count() == 1
     s.goto("/admin/secretvault/servicetoken/", "token-changelist")
     s.click(f"#result_list a:text('{token.token_id}')", "token-view")
     assert "billing-svc" in s.page.inner_text("#content")
