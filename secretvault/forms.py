@@ -63,17 +63,18 @@ class ScopeField(forms.CharField):
 
 
 class EnvironmentChoiceField(forms.ModelMultipleChoiceField):
-    """Environments as checkboxes, labelled ``workspace / slug`` when several workspaces show."""
+    """Environments as checkboxes: those of the form's workspace only (SPEC §8 "Admin").
+
+    Empty until a workspace is known; :func:`limit_to_workspace` sets the
+    choices and an error message naming the workspace.
+    """
 
     def __init__(self, queryset: models.QuerySet[Environment], **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
-        self.show_workspace = True
         super().__init__(queryset, **kwargs)
 
     def label_from_instance(self, obj: Environment) -> str:
-        if self.show_workspace:
-            return f"{obj.workspace.slug} / {obj.slug}"
         return obj.slug
 
 
@@ -125,32 +126,51 @@ class ServiceModelForm(forms.ModelForm):
         return name in self.changed_data
 
 
-def _workspace_from(form: forms.BaseForm) -> Workspace | None:
-    """The workspace the form is about: its instance's, else the one chosen or given as initial."""
+def workspace_of(form: forms.BaseForm) -> Workspace | None:
+    """The workspace the form is about: its instance's, else the one posted or given as initial.
+
+    A posted or initial workspace counts only if the form's own ``workspace``
+    field offers it (so a queryset narrowed by the admin narrows this too).
+    """
     instance = getattr(form, "instance", None)
     if instance is not None and not instance._state.adding and instance.workspace_id:
         return instance.workspace
     raw = form.data.get(form.add_prefix("workspace")) if form.is_bound else form.initial.get("workspace")
+    field = form.fields.get("workspace")
+    choices = Workspace.objects.all()
+    if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+        choices = field.queryset
     if isinstance(raw, Workspace):
-        return raw
+        raw = raw.pk
     if not raw:
         return None
     try:
-        return Workspace.objects.filter(pk=raw).first()
+        return choices.filter(pk=raw).first()
     except (ValidationError, ValueError):
         return None
 
 
-def _limit_environments(form: forms.BaseForm, workspace: Workspace | None) -> None:
+def limit_to_workspace(form: forms.BaseForm, workspace: Workspace | None) -> None:
+    """Offer only ``workspace``'s environments (none while no workspace is chosen).
+
+    On the add page the ``workspace`` select is narrowed to that workspace too, so
+    the environments shown always belong to the workspace that will be saved; the
+    admin's add view lets the user choose the workspace first.
+    """
     field = form.fields.get("environments")
-    if not isinstance(field, EnvironmentChoiceField):
-        return
-    queryset = Environment.objects.select_related("workspace").order_by("workspace__slug", "slug")
-    if workspace is not None:
-        field.queryset = queryset.filter(workspace=workspace)
-        field.show_workspace = False
-    else:
-        field.queryset = queryset
+    if isinstance(field, EnvironmentChoiceField):
+        if workspace is None:
+            field.queryset = Environment.objects.none()
+        else:
+            field.queryset = Environment.objects.filter(workspace=workspace).order_by("slug")
+            field.error_messages["invalid_choice"] = str(
+                _("%(value)s is not an environment of workspace %(workspace)s.")
+            ).replace("%(workspace)s", workspace.slug)
+    chooser = form.fields.get("workspace")
+    if workspace is not None and isinstance(chooser, forms.ModelChoiceField) and chooser.queryset is not None:
+        chooser.queryset = chooser.queryset.filter(pk=workspace.pk)
+        chooser.empty_label = None
+        chooser.help_text = _("The environments offered are this workspace's. For another, add again.")
 
 
 def _slugs(environments: Iterable[Environment] | None) -> list[str]:
@@ -302,7 +322,7 @@ class SecretForm(ServiceModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         adding = self.adding
-        _limit_environments(self, _workspace_from(self))
+        limit_to_workspace(self, workspace_of(self))
         line_breaks = _(
             "Line breaks are stored as LF (\\n); a value that needs CR (\\r) is set through the API "
             "or the command line."
@@ -423,7 +443,7 @@ class ServiceTokenForm(ServiceModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.raw_token: str | None = None
-        _limit_environments(self, _workspace_from(self))
+        limit_to_workspace(self, workspace_of(self))
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -97,7 +97,7 @@ def test_every_model_is_registered() -> None:
 def test_add_secret_writes_version_one_through_the_service(
     admin_client: Client, workspace: Workspace, dev: Environment, prd: Environment, superuser: Any
 ) -> None:
-    page = admin_client.get(url("secret_add"))
+    page = admin_client.get(url("secret_add"), {"workspace": str(workspace.pk)})
     assert page.status_code == 200
     assert '<textarea name="value"' in html(page)
 
@@ -463,7 +463,7 @@ def test_malformed_urls_and_ids_are_never_a_server_error(
     for view in ("secret_add", "servicetoken_add", "environment_add"):
         data = {"workspace": "not-a-uuid", "key": "K", "value": VALUE, "name": "n"}
         if view == "servicetoken_add":
-            data["_token_form_ticket"] = token_form_ticket(admin_client)
+            data["_token_form_ticket"] = token_form_ticket(admin_client, str(workspace.pk))
         response = admin_client.post(url(view), data)
         assert response.status_code == 200
         assert "workspace" in response.context["adminform"].form.errors

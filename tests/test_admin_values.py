@@ -54,7 +54,7 @@ def value_input(body: str) -> str:
 def test_value_input_is_a_textarea_that_never_shows_a_value(
     admin_client: Client, workspace: Workspace
 ) -> None:
-    page = admin_client.get(reverse("admin:secretvault_secret_add")).content.decode()
+    page = admin_client.get(reverse("admin:secretvault_secret_add"), follow=True).content.decode()
     textarea = value_input(page)
     for attribute in ('autocomplete="off"', 'spellcheck="false"', 'autocapitalize="off"', 'id="id_value"'):
         assert attribute in textarea

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from secretvault import services
 from secretvault.admin.base import (
     EnvironmentFilter,
-    ServiceFormAdmin,
     StateFilter,
+    WorkspaceFirstAdmin,
     expiry_cell,
     no_store,
     state_badge,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 @admin.register(Secret)
-class SecretAdmin(ServiceFormAdmin):
+class SecretAdmin(WorkspaceFirstAdmin):
     form = SecretForm
     list_display = [
         "key",

@@ -18,8 +18,8 @@ from secretvault import services
 from secretvault.admin import once
 from secretvault.admin.base import (
     EnvironmentFilter,
-    ServiceFormAdmin,
     StateFilter,
+    WorkspaceFirstAdmin,
     expiry_cell,
     no_store,
     state_badge,
@@ -36,7 +36,7 @@ TICKET_FIELD = "_token_form_ticket"
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(ServiceFormAdmin):
+class ServiceTokenAdmin(WorkspaceFirstAdmin):
     """Tokens are created here (the raw token shown once), viewed, and revoked; never edited."""
 
     form = ServiceTokenForm

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from secretvault import services
-from secretvault.models import Secret, Workspace
+from secretvault.models import Secret, ServiceToken, Workspace
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import AdminBrowser
@@ -75,3 +75,36 @@ def test_multi_line_and_empty_values_round_trip(
     # The <pre> shows the value as stored: the DOM text equals the PEM exactly.
     shown = page.locator("#sv-secret-value").evaluate("element => element.textContent")
     assert shown == PEM
+
+
+def test_environment_choices_follow_the_chosen_workspace(
+    admin_browser: OpenSession, workspace: Workspace, other_workspace: Workspace, superuser: Any
+) -> None:
+    """Adding a secret or a token: choose the workspace, then only its environments are offered."""
+    services.create_environment(workspace, slug="prd")
+    services.create_environment(other_workspace, slug="prd")
+    services.create_environment(other_workspace, slug="qa")
+    s = admin_browser("root", set())
+    page = s.page
+    s.login("root")
+
+    for model in ("secret", "servicetoken"):
+        s.goto(f"/admin/secretvault/{model}/add/", f"{model}-choose-workspace")
+        assert page.locator("input[name=environments]").count() == 0
+        page.select_option("#sv-workspace", value=str(other_workspace.pk))
+        s.click("#sv-choose-workspace input[type=submit]", f"{model}-add-globex")
+        labels = sorted(t.strip() for t in page.locator("#id_environments label").all_inner_texts())
+        assert labels == ["prd", "qa"]
+        assert page.locator("#id_workspace option").all_inner_texts() == ["globex"]
+        if model == "secret":
+            page.fill("#id_key", "QA_ONLY")
+            page.fill("#id_value", "v")
+        else:
+            page.fill("#id_name", "qa-reader")
+        page.get_by_label("qa").check()
+        s.click("input[name=_save]", f"{model}-saved")
+
+    secret = Secret.objects.get(key="QA_ONLY")
+    assert (secret.workspace.slug, secret.env_slugs()) == ("globex", ["qa"])
+    token = ServiceToken.objects.get(name="qa-reader")
+    assert (token.workspace.slug, token.env_slugs()) == ("globex", ["qa"])
