@@ -24,7 +24,6 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -34,7 +33,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from secretvault import services
 from secretvault.api import schema as api_schema
-from secretvault.api.authentication import ServiceTokenAuthentication
+from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
 from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
@@ -157,7 +156,9 @@ class VaultPagination(PageNumberPagination):
 class VaultAPIView(GenericViewSet):
     """Base of the API's viewsets: explicit policies and Core error mapping."""
 
-    authentication_classes = [ServiceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    authentication_classes = AUTHENTICATION_CLASSES
+    #: Actions answering secret values: a session must not run them cross-site (api/authentication.py).
+    same_origin_actions = frozenset({"reveal", "load"})
     permission_classes = [VaultPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]

@@ -146,12 +146,12 @@ def test_decryption_failure_is_503_generic_and_logged_without_value(su, written,
 
 
 def test_missing_master_key_is_503(su, written):
-    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2]}):
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2], "API_BASIC_AUTH": True}):
         response = su.get(ws_url("acme", "load"))
         assert response.status_code == 503 and set(response.json()) == {"detail"}
         response = su.post(ws_url("acme", "secrets"), {"key": "NEW", "value": "x"})
         assert response.status_code == 503
-    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY]}):
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY], "API_BASIC_AUTH": True}):
         assert su.get(ws_url("acme", "load")).status_code == 200
 
 
