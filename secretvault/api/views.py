@@ -137,8 +137,8 @@ def translate_exception(exc: Exception) -> Exception:
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, CryptoError):
-        # Core crypto errors name keys and rows, never values.
-        logger.error("secretvault API: %s: %s", type(exc).__name__, exc)
+        # Core crypto errors name keys and rows, never values; the place names the row.
+        logger.error("secretvault API: %s at %s: %s", type(exc).__name__, exc.place(), exc)
         return VaultUnavailable()
     return exc
 
