@@ -90,7 +90,7 @@ def test_failures_against_a_known_token_id_are_counted_across_addresses(workspac
     good, raw = make_token()
     wrong = forge(good.token_id)
     with caplog.at_level(logging.WARNING, logger="secretvault.api.throttling"):
-        statuses = [_bearer(wrong, f"10.0.{i // 250}.{i % 250 + 1}").get(SECRETS).status_code for i in range(25)]
+        statuses = [_bearer(wrong, f"10.0.0.{i + 1}").get(SECRETS).status_code for i in range(25)]
     # Each address is within its own limit: the answer depends on the address only,
     # so it never tells a stranger whether the id exists.
     assert set(statuses) == {401}
@@ -101,7 +101,7 @@ def test_failures_against_a_known_token_id_are_counted_across_addresses(workspac
     unknown = crypto.generate_token("svt").raw
     with caplog.at_level(logging.WARNING, logger="secretvault.api.throttling"):
         for i in range(25):
-            _bearer(unknown, f"10.1.{i // 250}.{i % 250 + 1}").get(SECRETS)
+            _bearer(unknown, f"10.1.0.{i + 1}").get(SECRETS)
     assert not [r for r in caplog.records if "failed authentication" in r.getMessage()]
     assert _bearer(raw).get(SECRETS).status_code == 200
 

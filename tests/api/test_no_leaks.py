@@ -146,7 +146,7 @@ def test_decryption_failure_is_503_generic_and_logged_without_value(su, written,
 
 
 def test_decryption_failure_log_names_workspace_key_and_version(su, written, caplog):
-    """Issue #10.11: the 503's log line names the row (workspace, secret key, version), not only the key id."""
+    """Issue #10.11: the 503's log line names the row (workspace, key, version), not only the key id."""
     secret_version = SecretVersion.objects.get(secret__key="CANARY", secret__envs__isnull=True, version=2)
     blob = bytearray(secret_version.ciphertext)
     blob[20] ^= 0x01
