@@ -35,6 +35,7 @@ from secretvault import services
 from secretvault.api import schema as api_schema
 from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
+from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
@@ -174,6 +175,10 @@ class VaultAPIView(GenericViewSet):
     #: action → READ / WRITE (service tokens). Missing action: refused with 403.
     token_policy: dict[str, str] = {}
     workspace_url_kwarg = "ws"
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
 
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
