@@ -10,3 +10,6 @@ class SecretVaultConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks, and the receivers counting failed password logins.
         from secretvault import checks, logins  # noqa: F401
+        from secretvault.redaction import install_log_filters
+
+        install_log_filters()
