@@ -24,7 +24,6 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -34,8 +33,9 @@ from rest_framework.viewsets import GenericViewSet
 
 from secretvault import services
 from secretvault.api import schema as api_schema
-from secretvault.api.authentication import ServiceTokenAuthentication
+from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
+from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
@@ -138,8 +138,8 @@ def translate_exception(exc: Exception) -> Exception:
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, CryptoError):
-        # Core crypto errors name keys and rows, never values.
-        logger.error("secretvault API: %s: %s", type(exc).__name__, exc)
+        # Core crypto errors name keys and rows, never values; the place names the row.
+        logger.error("secretvault API: %s at %s: %s", type(exc).__name__, exc.place(), exc)
         return VaultUnavailable()
     return exc
 
@@ -157,7 +157,9 @@ class VaultPagination(PageNumberPagination):
 class VaultAPIView(GenericViewSet):
     """Base of the API's viewsets: explicit policies and Core error mapping."""
 
-    authentication_classes = [ServiceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    authentication_classes = AUTHENTICATION_CLASSES
+    #: Actions answering secret values: a session must not run them cross-site (api/authentication.py).
+    same_origin_actions = frozenset({"reveal", "load"})
     permission_classes = [VaultPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
@@ -173,6 +175,10 @@ class VaultAPIView(GenericViewSet):
     #: action → READ / WRITE (service tokens). Missing action: refused with 403.
     token_policy: dict[str, str] = {}
     workspace_url_kwarg = "ws"
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
 
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
