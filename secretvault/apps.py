@@ -9,3 +9,6 @@ class SecretVaultConfig(AppConfig):
 
     def ready(self) -> None:
         from secretvault import checks  # noqa: F401  (registers the system checks)
+        from secretvault.redaction import install_log_filters
+
+        install_log_filters()

@@ -42,7 +42,7 @@ FORMAT_VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
 TAG_BYTES = 16
-KEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+KEY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")  # use with fullmatch
 
 _PURPOSE_DATA_KEY = b"secretvault/data-key/v1\x00"
 _PURPOSE_VALUE = b"secretvault/value/v1\x00"
@@ -75,7 +75,7 @@ def _split(blob: bytes) -> tuple[bytes, str, bytes, bytes]:
         key_id = blob[2:end].decode("ascii")
     except UnicodeDecodeError:
         raise DecryptionError("Ciphertext header is malformed.") from None
-    if not KEY_ID_RE.match(key_id):
+    if not KEY_ID_RE.fullmatch(key_id):
         raise DecryptionError("Ciphertext header is malformed.")
     return blob[:end], key_id, blob[end : end + NONCE_BYTES], blob[end + NONCE_BYTES :]
 
@@ -155,7 +155,7 @@ def parse_master_key(entry: str, position: int = 1) -> MasterKey:
             f"Master key #{position} is malformed: expected '<key_id>:<base64url key>' "
             "as printed by 'manage.py secretvault generate-key'."
         )
-    if not KEY_ID_RE.match(key_id):
+    if not KEY_ID_RE.fullmatch(key_id):
         raise MasterKeyError(
             f"Master key #{position} has an invalid id: use 1-32 letters, digits, '.', '_' or '-'."
         )
@@ -433,12 +433,12 @@ def parse_token(raw: str, prefix: str) -> tuple[str, str] | None:
     pattern = _TOKEN_RE_CACHE.get(prefix)
     if pattern is None:
         pattern = re.compile(
-            rf"^{re.escape(prefix)}_([0-9a-f]{{{CONSTANTS['TOKEN_ID_LENGTH']}}})_"
+            rf"{re.escape(prefix)}_([0-9a-f]{{{CONSTANTS['TOKEN_ID_LENGTH']}}})_"
             rf"([0-9A-Za-z]{{{CONSTANTS['TOKEN_SECRET_LENGTH']}}})"
-            rf"([0-9A-Za-z]{{{CONSTANTS['TOKEN_CHECKSUM_LENGTH']}}})$"
+            rf"([0-9A-Za-z]{{{CONSTANTS['TOKEN_CHECKSUM_LENGTH']}}})"
         )
         _TOKEN_RE_CACHE[prefix] = pattern
-    match = pattern.match(raw) if isinstance(raw, str) else None
+    match = pattern.fullmatch(raw) if isinstance(raw, str) else None
     if match is None:
         return None
     token_id, secret, checksum = match.groups()

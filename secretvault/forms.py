@@ -22,6 +22,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault import services
 from secretvault.audit import Actor
@@ -270,6 +271,7 @@ class SecretForm(ServiceModelForm):
                 self.add_error("environments", exc)
         return cleaned
 
+    @sensitive_variables("data", "changes")
     def write(self) -> Secret:
         data = self.cleaned_data
         if self.adding:
@@ -350,6 +352,7 @@ class ServiceTokenForm(ServiceModelForm):
                 self.add_error("environments", exc)
         return cleaned
 
+    @sensitive_variables("raw")
     def write(self) -> ServiceToken:
         if not self.adding:
             raise ValidationError(_("Service tokens cannot be changed; revoke this one and create another."))

@@ -193,6 +193,10 @@ class Secret(models.Model):
     )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Who set the revocation and the expiry: a service token may lift only what a token set
+    # (issue #10 finding 8); a person's or the operator's choice binds every token.
+    revoked_by_token = models.BooleanField(default=False, editable=False)
+    expiry_set_by_token = models.BooleanField(default=False, editable=False)
     current_version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -300,6 +304,11 @@ class SecretVersion(models.Model):
     created_by_token = models.ForeignKey(
         "ServiceToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The audience the value was written for: the secret's environment ids and scope tags
+    # at that moment (``None``: not recorded, written before migration 0002). A rollback
+    # brings a value back only for a principal that reaches this audience.
+    audience_envs = models.JSONField(null=True, blank=True, editable=False)
+    audience_scope = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -491,3 +500,102 @@ class AuditEvent(models.Model):
             sort_keys=True,
             separators=(",", ":"),
         ).encode("utf-8")
+
+
+class MemberRole(models.TextChoices):
+    VIEWER = "viewer", _("viewer")
+    DEVELOPER = "developer", _("developer")
+    ADMIN = "admin", _("admin")
+
+
+class WorkspaceMember(models.Model):
+    """A person's (or a group's) access to one workspace (SPEC §9).
+
+    Exactly one of ``user`` and ``group``. ``envs`` restricts the role to those
+    environments (empty = all); an ``admin`` is never restricted. What each role
+    allows is ``secretvault.access.ROLE_PERMISSIONS``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="secretvault_memberships",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="secretvault_memberships",
+    )
+    role = models.CharField(_("role"), max_length=10, choices=MemberRole.choices, default=MemberRole.VIEWER)
+    envs = models.ManyToManyField(
+        Environment,
+        through="MemberEnvironment",
+        related_name="members",
+        blank=True,
+        help_text=_("Environments the role applies to; empty = all. Must be empty for admins."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["workspace__slug", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="secretvault_member_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "user"],
+                condition=models.Q(user__isnull=False),
+                name="secretvault_member_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "group"],
+                condition=models.Q(group__isnull=False),
+                name="secretvault_member_unique_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal_label} ({self.role})"
+
+    def __repr__(self) -> str:
+        return f"<WorkspaceMember {self.principal_label!r} role={self.role!r} workspace={self.workspace_id}>"
+
+    @property
+    def principal_label(self) -> str:
+        """``user:<username>`` or ``group:<name>`` (fetches the user or group when not loaded)."""
+        if self.user_id is not None:
+            return f"user:{self.user.get_username()}"  # type: ignore[union-attr]
+        if self.group_id is not None:
+            return f"group:{self.group.name}"  # type: ignore[union-attr]
+        return "(nobody)"
+
+    def env_slugs(self) -> list[str]:
+        return sorted(env.slug for env in self.envs.all())
+
+
+class MemberEnvironment(models.Model):
+    """The environments a membership is restricted to. PROTECT, like secrets' and tokens'."""
+
+    member = models.ForeignKey(WorkspaceMember, on_delete=models.CASCADE)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "environment"], name="secretvault_memberenv_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}@{self.environment_id}"

@@ -389,7 +389,8 @@ class WorkspaceViewSet(VaultAPIView):
 
 
 def _query_scope(request: Any) -> list[str]:
-    tags = [tag.strip() for raw in request.query_params.getlist("scope") for tag in raw.split(",")]
+    # Tags are refused, never trimmed: "web\n" is a 400, not "web" (SPEC §8).
+    tags = [tag for raw in request.query_params.getlist("scope") for tag in raw.split(",")]
     tags = [tag for tag in tags if tag]
     try:
         return validate_scope(tags)
