@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.apps import apps
 from django.db import connections, models
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast, StrIndex
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -363,6 +374,98 @@ def _build_token(db: str, row: tuple[Any, ...]) -> ServiceToken:
     workspace_names = [column.removeprefix("workspace__") for column in columns[split:]]
     token.workspace = Workspace.from_db(db, workspace_names, list(row[split:]))
     return token
+
+
+class LoadState(NamedTuple):
+    """What a ``load`` needs before it reads any secret (``WorkspaceHead.objects.load_state``).
+
+    ``revision`` and ``last_expiry`` decide the ETag: between two writes (each
+    moves ``revision``) the map changes only when a secret passes its
+    ``expires_at``, and then the latest expiry instant already passed grows.
+    """
+
+    revision: int
+    last_expiry: dt.datetime | None
+    env_exists: bool | None
+    token_env_slugs: frozenset[str] | None
+
+
+class _SlugList(Aggregate):
+    """Comma-joined slugs (slugs hold no comma): GROUP_CONCAT / STRING_AGG."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="STRING_AGG", **extra)
+
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, template="%(function)s(%(expressions)s SEPARATOR ',')")
+
+
+class WorkspaceHeadQuerySet(models.QuerySet):
+    def load_state(
+        self,
+        workspace_pk: Any,
+        *,
+        env: str | None = None,
+        token_pk: Any = None,
+        now: dt.datetime | None = None,
+    ) -> LoadState:
+        """The workspace's revision, its latest expiry at or before ``now``, whether
+        environment ``env`` exists, and the slugs of token ``token_pk``'s environments.
+
+        One query, answered from the head row and three index probes, whatever the
+        number of secrets: a ``load`` revalidation runs this and the authentication
+        query, nothing else (SPEC §10). ``env_exists`` is ``None`` without ``env``,
+        ``token_env_slugs`` ``None`` without ``token_pk``. A workspace without a head
+        row (no event recorded yet) has revision 0.
+        """
+        now = _now(now)
+        secret_model = apps.get_model("secretvault", "Secret")
+        last_expiry = (
+            secret_model.objects.filter(workspace_id=OuterRef("pk"), expires_at__lte=now)
+            .order_by("-expires_at")
+            .values("expires_at")[:1]
+        )
+        annotations: dict[str, Any] = {"last_expiry": Subquery(last_expiry)}
+        if env is not None:
+            environment_model = apps.get_model("secretvault", "Environment")
+            annotations["env_exists"] = Exists(
+                environment_model.objects.filter(workspace_id=OuterRef("pk"), slug=env)
+            )
+        if token_pk is not None:
+            through = apps.get_model("secretvault", "TokenEnvironment")
+            slugs = (
+                through.objects.filter(token_id=token_pk)
+                .order_by()
+                .values("token_id")
+                .annotate(slugs=_SlugList("environment__slug"))
+                .values("slugs")
+            )
+            annotations["token_envs"] = Subquery(slugs)
+        names = ["revision", *annotations]
+        # From the workspace row, so that a workspace without a head row still answers.
+        row = (
+            apps.get_model("secretvault", "Workspace")
+            .objects.filter(pk=workspace_pk)
+            .annotate(revision=F("head__revision"))
+            .annotate(**annotations)
+            .order_by()
+            .values_list(*names)
+            .first()
+        )
+        found = dict(zip(names, row, strict=True)) if row is not None else {}
+        token_envs = found.get("token_envs")
+        return LoadState(
+            revision=found.get("revision") or 0,
+            last_expiry=found.get("last_expiry"),
+            env_exists=None if env is None else bool(found.get("env_exists")),
+            token_env_slugs=None
+            if token_pk is None
+            else frozenset(slug for slug in (token_envs or "").split(",") if slug),
+        )
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -235,9 +235,11 @@ def _query_env(request: Any) -> str | None:
 
 def _check_env_exists(workspace: Workspace, env: str) -> None:
     if not Environment.objects.filter(workspace=workspace, slug=env).exists():
-        raise exceptions.ValidationError(
-            {"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]}
-        )
+        _no_such_env(workspace, env)
+
+
+def _no_such_env(workspace: Workspace, env: str) -> None:
+    raise exceptions.ValidationError({"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]})
 
 
 def _envs_prefetch() -> Prefetch:
@@ -361,28 +363,36 @@ class WorkspaceViewSet(VaultAPIView):
         env = _query_env(request)
         scope = _query_scope(request)
         access = token_access(request)
+        now = timezone.now()
+        # One query answers the revalidation: revision, expiry, env existence, the token's envs.
+        state = services.load_state(
+            workspace, env=env, token=None if access is None else access.token, now=now
+        )
         if access is not None:
+            access.__dict__.setdefault("env_slugs", state.token_env_slugs)  # its cached_property, pre-filled
             if env is None:
                 env = access.default_env
             elif access.env_restricted:
                 access.check_env(env)
-            else:
-                _check_env_exists(workspace, env)
+            elif not state.env_exists:
+                _no_such_env(workspace, env)
             if access.scope:
                 if scope:
                     access.check_scope(scope)
                 else:
                     scope = sorted(access.scope)
-        elif env is not None:
-            _check_env_exists(workspace, env)
+        elif env is not None and not state.env_exists:
+            _no_such_env(workspace, env)
 
-        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None)
-        etag = f'"{services.load_etag(resolved)}"'
+        actor = self.actor()
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
+            # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
-        services.record_load(workspace, resolved, env=env, actor=self.actor())
+        services.record_load(workspace, resolved, env=env, actor=actor)
         return Response({"workspace": workspace.slug, "env": env, "secrets": values}, headers=headers)
 
 
