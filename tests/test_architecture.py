@@ -29,17 +29,24 @@ ROOT = PACKAGE.parent
 #: Core modules by layer, lowest first. A module may import only from its own
 #: layer or those before it (and, within a layer, without a cycle).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "conf", "durations", "dotenv", "signals", "debug"),
+    ("errors", "conf", "durations", "dotenv", "signals", "debug", "network", "redaction"),
     ("crypto", "validators"),
     ("managers",),
     ("models",),
     ("access", "audit"),
     ("services",),
+    ("bulk",),  # batched jobs built on the services
 ]
 RANK = {f"secretvault.{name}": rank for rank, names in enumerate(LAYERS) for name in names}
 
 #: Modules that need the app registry (``django.setup()``) before they import.
-NEEDS_APPS = {"secretvault.models", "secretvault.access", "secretvault.audit", "secretvault.services"}
+NEEDS_APPS = {
+    "secretvault.models",
+    "secretvault.access",
+    "secretvault.audit",
+    "secretvault.services",
+    "secretvault.bulk",
+}
 
 
 def module_name(path: Path) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secretvault import crypto, services
+from secretvault import bulk, crypto
 
 from .parsing import Subcommands
 from .session import Options, Session
@@ -44,7 +44,7 @@ def handle_rotate_master_key(session: Session, options: Options) -> None:
     def progress(done: int, total: int) -> None:
         session.info(f"rotate-master-key: {done}/{total} workspaces")
 
-    count = services.rotate_master_key(
+    count = bulk.rotate_master_key(
         actor=session.actor(options), progress=progress, dry_run=options["dry_run"]
     )
     verb = "Would re-wrap" if options["dry_run"] else "Re-wrapped"
@@ -57,7 +57,7 @@ def handle_rotate_data_key(session: Session, options: Options) -> None:
     def progress(done: int, total: int) -> None:
         session.info(f"rotate-data-key: {done}/{total} versions")
 
-    count = services.rotate_data_key(
+    count = bulk.rotate_data_key(
         workspace, actor=session.actor(options), progress=progress, dry_run=options["dry_run"]
     )
     if options["dry_run"]:
