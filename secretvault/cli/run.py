@@ -86,17 +86,23 @@ def handle_run(session: Session, options: Options) -> None:
             session.stderr.write(f"secretvault: warning: {childenv.refusal_message(made.refused)}")
         return made.environ
 
+    def current_etag() -> str:
+        # The API's validator (SPEC §10): read before the secrets, so a write in between
+        # costs a spare restart, never a missed change.
+        state = services.load_state(workspace, env=env)
+        return services.load_etag(workspace, state, env=env, scope=scope)
+
+    etag = current_etag()
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
-    etag = services.load_etag(resolved)
     environment = child_environ(_decrypt_and_record(workspace, resolved, env, actor))
 
     def next_environ() -> dict[str, str] | None:
         nonlocal etag
         try:
-            latest = Secret.objects.resolve(workspace, env=env, scope=scope)
-            latest_etag = services.load_etag(latest)
+            latest_etag = current_etag()
             if latest_etag == etag:
                 return None
+            latest = Secret.objects.resolve(workspace, env=env, scope=scope)
             values = _decrypt_and_record(workspace, latest, env, actor)
         except Exception as exc:  # noqa: BLE001 (the database may be briefly away; the child keeps running)
             session.stderr.write(
