@@ -4,8 +4,9 @@
 Builds both wheels (``pip wheel --no-deps``), installs ONLY the
 secretvault-client wheel into a bare virtualenv (no index, no dependencies, so
 no Django), starts the example project on a fresh SQLite database on a free
-loopback port, and drives ``secretvault get``, ``export``, ``run`` and
-``load()`` from the bare virtualenv against it. Exits non-zero on the first
+loopback port, and drives ``secretvault get``, ``export``, ``run``,
+``run --watch``, ``load()``, ``refresh()``, ``watch()`` and ``max_stale`` from the
+bare virtualenv against it. Exits non-zero on the first
 failure. Run it with the project's own interpreter (``.venv/bin/python``),
 which serves the example project. ``--keep`` leaves the temporary directory.
 """
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,15 @@ def expect(condition: bool, message: str) -> None:
     if not condition:
         sys.stderr.write(f"FAILED: {message}\n")
         raise SystemExit(1)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    expect(False, f"timed out waiting for {what}")
 
 
 def free_port() -> int:
@@ -177,6 +188,73 @@ def main() -> int:
         )
         loaded = run([python, "-c", code], env=client_env, cwd=work)
         expect(json.loads(loaded.stdout) == SECRETS, "load() returned another map")
+
+        step("secretvault run --watch restarts the command when a secret changes")
+        log = work / "watch.log"
+        child = (
+            "import os, sys, time\n"
+            f"open({str(log)!r}, 'a').write(os.environ['WORKERS'] + '\\n')\n"
+            "time.sleep(600)\n"
+        )
+        watching = subprocess.Popen(  # noqa: S603
+            [script, "run", "--watch", "--interval", "0.5", "--", python, "-c", child],
+            env=client_env,
+            cwd=work,
+        )
+        try:
+            wait_for(lambda: log.exists() and log.read_text() == "4\n", "the first child")
+            run(
+                [*manage, "secretvault", "set", "WORKERS", "5", "-w", "acme", "--env", "prd"],
+                env=server_env,
+                cwd=ROOT,
+            )
+            wait_for(lambda: log.read_text() == "4\n5\n", "the restarted child")
+            watching.terminate()
+            expect(watching.wait(timeout=30) == 143, "run --watch did not exit 143 on SIGTERM")
+        finally:
+            if watching.poll() is None:
+                watching.kill()
+
+        step("watch() and max_stale from Python")
+        code = (
+            "import sys, threading\n"
+            "from secretvault_client import SecretVaultClient\n"
+            "client = SecretVaultClient(max_stale=600, retries=0)\n"
+            "first = client.load()\n"
+            "changed = threading.Event()\n"
+            "watch = client.watch(lambda old, new: changed.set(), interval=0.2)\n"
+            "print('ready', flush=True)\n"
+            "assert changed.wait(60), 'no change seen'\n"
+            "watch.stop()\n"
+            "print(client.load()['WORKERS'], flush=True)\n"
+            "sys.stdin.readline()  # the server is stopped now\n"
+            "stale = client.refresh()\n"
+            "assert client.last_load_source == 'stale', client.last_load_source\n"
+            "print(stale['WORKERS'], flush=True)\n"
+        )
+        watcher = subprocess.Popen(  # noqa: S603
+            [python, "-c", code],
+            env=client_env,
+            cwd=work,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if watcher.stdin is None or watcher.stdout is None:
+            raise SystemExit(1)
+        expect(watcher.stdout.readline() == "ready\n", "the watching client did not start")
+        run(
+            [*manage, "secretvault", "set", "WORKERS", "6", "-w", "acme", "--env", "prd"],
+            env=server_env,
+            cwd=ROOT,
+        )
+        expect(watcher.stdout.readline() == "6\n", "watch() did not see the change")
+        server.terminate()
+        server.wait(timeout=30)
+        watcher.stdin.write("\n")
+        watcher.stdin.flush()
+        expect(watcher.stdout.readline() == "6\n", "max_stale did not serve the last map")
+        expect(watcher.wait(timeout=60) == 0, "the watching client failed")
         step("the client wheel works alone")
         return 0
     finally:
