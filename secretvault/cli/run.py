@@ -14,6 +14,7 @@ import subprocess
 
 from django.core.management.base import CommandError
 from django.db import connections
+from django.utils.translation import ngettext
 
 from .parsing import Subcommands
 from .session import Options, Session
@@ -44,7 +45,8 @@ def handle_run(session: Session, options: Options) -> None:
     values = {prefix + key: value for key, value in resolved(session, options).items()}
     kept = sorted(name for name in values if name in os.environ)
     if session.verbosity >= 2:
-        session.info(f"run: {len(values) - len(kept)} variables from secretvault.")
+        count = len(values) - len(kept)
+        session.info("run: " + ngettext("%d variable", "%d variables", count) % count + " from secretvault.")
         if kept:
             session.info(f"run: already set, kept: {', '.join(kept)}")
     # Variables already set win over the vault's.
