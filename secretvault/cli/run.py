@@ -81,7 +81,8 @@ def handle_run(session: Session, options: Options) -> None:
         made = childenv.child_environment(values, base, prefix=prefix, allow=options["allow_name"])
         if session.verbosity >= 2:
             count = len(made.injected)
-            session.info("run: " + ngettext("%d variable", "%d variables", count) % count + " from secretvault.")
+            variables = ngettext("%d variable", "%d variables", count) % count
+            session.info(f"run: {variables} from secretvault.")
             if made.kept:
                 session.info(f"run: already set, kept: {', '.join(made.kept)}")
         if made.refused:
