@@ -592,6 +592,16 @@ def test_delete_asks_on_a_terminal(cli: Cli, make_secret: Callable[..., Secret])
     assert not Secret.objects.exists()
 
 
+def test_counts_in_messages_use_plural_forms(cli: Cli, make_secret: Callable[..., Secret]) -> None:
+    """One version, one event: no "all 1 versions", no "1 events" (issue #11.10)."""
+    make_secret("API_KEY", VALUE)
+    result = cli("delete", "API_KEY", "-w", "acme", stdin="n\n", tty=True)
+    assert result.err.startswith("Delete secret API_KEY and its 1 version? [y/N] ")
+    fresh = services.create_workspace(slug="fresh")
+    assert fresh.pk
+    assert cli("audit", "verify", "-w", "fresh").out == "Audit chain of fresh verified: 1 event intact.\n"
+
+
 def test_delete_refuses_without_a_terminal_or_yes(cli: Cli, make_secret: Callable[..., Secret]) -> None:
     make_secret("API_KEY", VALUE)
     before = snapshot()
@@ -774,7 +784,7 @@ def test_import_into_an_env(
     path = tmp_path / "prd.env"
     path.write_text("API_KEY=prd\n")
     assert cli("import", str(path), "-w", "acme", "--env", "prd").out.startswith(
-        "Imported 1 secrets into acme (env prd): 1 created, 0 updated, 0 unchanged."
+        "Imported 1 secret into acme (env prd): 1 created, 0 updated, 0 unchanged."
     )
     assert services.reveal(global_) == "global"
     assert services.load(global_.workspace, env="prd") == {"API_KEY": "prd"}

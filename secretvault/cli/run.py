@@ -29,6 +29,7 @@ from collections.abc import Mapping
 
 from django.core.management.base import CommandError
 from django.db import connections
+from django.utils.translation import ngettext
 
 from secretvault import services
 from secretvault.audit import Actor
@@ -79,7 +80,9 @@ def handle_run(session: Session, options: Options) -> None:
     def child_environ(values: Mapping[str, str]) -> dict[str, str]:
         made = childenv.child_environment(values, base, prefix=prefix, allow=options["allow_name"])
         if session.verbosity >= 2:
-            session.info(f"run: {len(made.injected)} variables from secretvault.")
+            count = len(made.injected)
+            variables = ngettext("%d variable", "%d variables", count) % count
+            session.info(f"run: {variables} from secretvault.")
             if made.kept:
                 session.info(f"run: already set, kept: {', '.join(made.kept)}")
         if made.refused:

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from secretvault import dotenv, services
 from secretvault.models import VersionAction
@@ -97,8 +98,9 @@ def handle_import(session: Session, options: Options) -> None:
 
     where = f"{workspace.slug}" + (f" (env {options['env']})" if options["env"] else " (global)")
     verb = "Would import" if options["dry_run"] else "Imported"
+    secrets = ngettext("%(count)d secret", "%(count)d secrets", len(values)) % {"count": len(values)}
     session.stdout.write(
-        f"{verb} {len(values)} secrets into {where}: "
+        f"{verb} {secrets} into {where}: "
         f"{len(created)} created, {len(updated)} updated, {len(unchanged)} unchanged."
     )
     for label, keys in (("created", created), ("updated", updated), ("unchanged", unchanged)):
