@@ -337,14 +337,75 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         matches; revocation and expiry are then judged in Python.
         """
         candidate = crypto.token_digest(token_id, secret)
-        columns, digest_index, _ = _token_layout()
-        rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
-        row = next(iter(rows), None)
+        _, digest_index, _ = _token_layout()
+        row = self._token_row(token_id)
         stored = row[digest_index] if row is not None else _NO_TOKEN_DIGEST
         if not crypto.digests_match(stored, candidate) or row is None:
             return TokenCheck(None, row is not None)
-        token = _build_token(self.db, row)
+        token = _build_token(self.db, self._converted(row))
         return TokenCheck(token if token.is_active(now) else None, True)
+
+    def _token_row(self, token_id: str) -> tuple[Any, ...] | None:
+        """The token's and its workspace's columns (``_token_layout``), or ``None``.
+
+        The query is compiled once per database alias and re-run with the new id:
+        building and compiling it cost more than running it, on every request.
+        """
+        lookup = _token_lookups.get(self.db)
+        if lookup is None:
+            lookup = _token_lookups[self.db] = _TokenLookup.build(self)
+        if lookup.sql is None:  # the id could not be rebound: the ORM compiles every time
+            columns, _, _ = _token_layout()
+            rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
+            return next(iter(rows), None)
+        return lookup.fetch(connections[self.db], token_id)
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        lookup = _token_lookups.get(self.db)
+        if lookup is None or lookup.sql is None:
+            return row  # from values_list: converted already
+        return lookup.convert(connections[self.db], row)
+
+
+class _TokenLookup:
+    """The token lookup's SQL, compiled once, and its column converters (no connection kept)."""
+
+    SENTINEL = "5e5e5e5e5e5e5e5e"
+
+    def __init__(self, sql: str | None, converters: list[tuple[int, list[Any], Any]] | None = None) -> None:
+        self.sql = sql
+        self.converters = converters or []
+
+    @classmethod
+    def build(cls, manager: ServiceTokenManager) -> _TokenLookup:
+        columns, _, _ = _token_layout()
+        query = manager.get_queryset().filter(token_id=cls.SENTINEL).order_by().values_list(*columns).query
+        compiler = query.get_compiler(using=manager.db)
+        sql, params = compiler.as_sql()
+        if list(params) != [cls.SENTINEL] or cls.SENTINEL in sql:
+            return cls(None)
+        fields = [select[0] for select in compiler.select[0 : compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        return cls(sql, [(pos, convs, expression) for pos, (convs, expression) in converters.items()])
+
+    def fetch(self, connection: Any, token_id: str) -> tuple[Any, ...] | None:
+        """The row as the driver returns it (the digest needs no conversion), or ``None``."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [token_id])
+            return cursor.fetchone()
+
+    def convert(self, connection: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with Python values, as the ORM would give them (only once the digest matched)."""
+        values = list(row)
+        for pos, convs, expression in self.converters:
+            value = values[pos]
+            for converter in convs:
+                value = converter(value, expression, connection)
+            values[pos] = value
+        return tuple(values)
+
+
+_token_lookups: dict[str, _TokenLookup] = {}
 
 
 class TokenCheck(NamedTuple):
