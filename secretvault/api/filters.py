@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import F, Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
-from secretvault.api.serializers import parse_moment
+from secretvault.api.serializers import MOMENT_SCHEMA, parse_moment
 from secretvault.models import AuditEvent, Secret, ServiceToken, TokenType
 from secretvault.validators import validate_scope_tag, validate_slug
 
@@ -47,7 +47,7 @@ class MomentFormField(forms.Field):
         return moment
 
 
-@extend_schema_field({"type": "string", "description": "Unix seconds or an ISO 8601 date-time"})
+@extend_schema_field({**MOMENT_SCHEMA, "description": "Unix seconds or an ISO 8601 date-time"})
 class MomentFilter(django_filters.Filter):
     field_class = MomentFormField
 

@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object, force_instance
@@ -31,9 +32,16 @@ from secretvault.api.serializers import (
     StrictSerializer,
 )
 from secretvault.conf import vault_settings
-from secretvault.validators import KEY_RE, SLUG_RE
+from secretvault.validators import KEY_RE, SCOPE_TAG_RE, SLUG_RE
 
 PUBLIC_ID_RE = r"^[0-9a-f]{16}$"
+
+#: A comma-separated list of scope tags in a query string (``?scope=web,worker``).
+SCOPE_LIST: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "string", "pattern": SCOPE_TAG_RE, "maxLength": 64},
+}
 
 #: Path parameters of the API and the values they accept (anything else answers 404).
 PATH_PARAMETERS: dict[str, tuple[str, str]] = {
@@ -138,6 +146,23 @@ class VaultAutoSchema(AutoSchema):
             # (so at most that many characters; the byte count is in the description).
             schema.update(pattern=r"^[^\u0000]*$", maxLength=vault_settings.MAX_VALUE_BYTES)
         return schema
+
+    def _get_filter_parameters(self) -> Any:
+        """django-filter parameters, with the patterns and lengths their form fields enforce."""
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        for parameter in parameters:
+            declared = filters.get(parameter["name"])
+            schema = parameter.get("schema", {})
+            if declared is None or schema.get("type") != "string" or "enum" in schema:
+                continue
+            for validator in declared.extra.get("validators", []):
+                if isinstance(validator, RegexValidator):
+                    schema.setdefault("pattern", validator.regex.pattern)
+            if declared.extra.get("max_length"):
+                schema["maxLength"] = declared.extra["max_length"]
+        return parameters
 
     def _get_response_headers_for_code(self, status_code: str, direction: str = "response") -> Any:
         headers = dict(STANDARD_RESPONSE_HEADERS.get(str(status_code), {}))
