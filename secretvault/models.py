@@ -16,11 +16,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import CONSTANTS, vault_settings
-from secretvault.errors import SecretVaultError
+from secretvault.errors import CryptoError, SecretVaultError
 from secretvault.managers import (
     AuditEventQuerySet,
     SecretManager,
     ServiceTokenManager,
+    WorkspaceHeadQuerySet,
 )
 from secretvault.validators import truncate_to_second, validate_key, validate_slug
 
@@ -40,6 +41,10 @@ class Workspace(models.Model):
     master_key_id = models.CharField(max_length=KEY_ID_MAX, editable=False, db_index=True)
     # HMAC key of the audit chain, wrapped by the same master key as the data key.
     wrapped_audit_key = models.BinaryField(editable=False)
+    # The data key being replaced, while a data key rotation re-encrypts versions in
+    # batches (SPEC §2, issue #17.3): values still sealed by it stay readable.
+    previous_data_key_id = models.CharField(max_length=KEY_ID_MAX, blank=True, default="", editable=False)
+    previous_wrapped_data_key = models.BinaryField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,11 +75,30 @@ class Workspace(models.Model):
 
     @sensitive_variables()
     def rewrap(self, master: crypto.MasterKey) -> None:
-        """Wrap the data key and the audit key under ``master`` (no change to either key)."""
+        """Wrap the data key, the audit key (and a previous data key) under ``master``.
+
+        No key changes. Raises ``MasterKeyError``/``DecryptionError`` when one cannot be unwrapped.
+        """
         data_key = crypto.unwrap_data_key(self.id, self.data_key_id, bytes(self.wrapped_data_key))
         audit = crypto.unwrap_data_key(self.id, crypto.AUDIT_KEY_ID, bytes(self.wrapped_audit_key))
+        if self.previous_data_key_id:
+            previous = crypto.unwrap_data_key(
+                self.id, self.previous_data_key_id, bytes(self.previous_wrapped_data_key or b"")
+            )
+            _, self.previous_wrapped_data_key = crypto.wrap_data_key(
+                self.id, self.previous_data_key_id, previous, master
+            )
         self.install_data_key((self.data_key_id, data_key), master)
         _, self.wrapped_audit_key = crypto.wrap_data_key(self.id, crypto.AUDIT_KEY_ID, audit, master)
+
+    def previous_ciphers(self) -> dict[str, AESGCM]:
+        """``{data key id: cipher}`` of the data key a rotation is replacing (empty otherwise)."""
+        if not self.previous_data_key_id:
+            return {}
+        wrapped = bytes(self.previous_wrapped_data_key or b"")
+        return {
+            self.previous_data_key_id: crypto.data_key_cipher(self.id, self.previous_data_key_id, wrapped)
+        }
 
     def audit_key(self) -> bytes:
         return crypto.audit_key(self.id, bytes(self.wrapped_audit_key))
@@ -89,6 +113,37 @@ class Workspace(models.Model):
                 f"master key {self.master_key_id!r}."
             )
         return crypto.data_key_cipher(self.id, self.data_key_id, bytes(self.wrapped_data_key))
+
+
+class WorkspaceHead(models.Model):
+    """What every write of a workspace moves, kept apart from the workspace row.
+
+    ``revision`` grows by one in the transaction of every write (every audited
+    action but the reads): together with the latest expiry already passed it is
+    what a ``load`` ETag stands for (SPEC §10). ``sequence``, ``digest`` and
+    ``seal`` are the head of the audit chain, written in the transaction that
+    appends an event, so that ``audit.verify_chain`` sees a removed trailing
+    event (issue #10.6). Only ``secretvault.audit`` writes this row, with
+    compare-and-set updates; a stale in-memory copy can never set it back.
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, primary_key=True, on_delete=models.CASCADE, related_name="head"
+    )
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
+    sequence = models.PositiveBigIntegerField(default=0, editable=False)
+    digest = models.CharField(max_length=64, blank=True, editable=False)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = WorkspaceHeadQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}@{self.revision}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<WorkspaceHead workspace={self.workspace_id} revision={self.revision} sequence={self.sequence}>"
+        )
 
 
 class Environment(models.Model):
@@ -138,6 +193,10 @@ class Secret(models.Model):
     )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Who set the revocation and the expiry: a service token may lift only what a token set
+    # (issue #10 finding 8); a person's or the operator's choice binds every token.
+    revoked_by_token = models.BooleanField(default=False, editable=False)
+    expiry_set_by_token = models.BooleanField(default=False, editable=False)
     current_version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -146,7 +205,11 @@ class Secret(models.Model):
 
     class Meta:
         ordering = ["key"]
-        indexes = [models.Index(fields=["workspace", "key"], name="secretvault_secret_ws_key")]
+        indexes = [
+            models.Index(fields=["workspace", "key"], name="secretvault_secret_ws_key"),
+            # The latest expiry already passed, per workspace: one index probe (load ETag).
+            models.Index(fields=["workspace", "expires_at"], name="secretvault_secret_ws_exp"),
+        ]
         permissions = [
             ("reveal_secret", "Can reveal secret values"),
             ("rollback_secret", "Can roll back secrets to an earlier version"),
@@ -198,9 +261,16 @@ class Secret(models.Model):
 
     @sensitive_variables()
     def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
+        """Open version ``version``'s ``blob``; a ``CryptoError`` names this workspace, key and version."""
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
-        return crypto.decrypt_value(workspace.cipher(), workspace.data_key_id, bytes(blob), context)
+        try:
+            return crypto.decrypt_value(
+                workspace.cipher(), workspace.data_key_id, bytes(blob), context, workspace.previous_ciphers()
+            )
+        except CryptoError as exc:
+            exc.locate(workspace=workspace.slug, key=self.key, version=version)
+            raise
 
 
 class SecretEnvironment(models.Model):
@@ -239,6 +309,11 @@ class SecretVersion(models.Model):
     created_by_token = models.ForeignKey(
         "ServiceToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The audience the value was written for: the secret's environment ids and scope tags
+    # at that moment (``None``: not recorded, written before migration 0002). A rollback
+    # brings a value back only for a principal that reaches this audience.
+    audience_envs = models.JSONField(null=True, blank=True, editable=False)
+    audience_scope = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -430,3 +505,102 @@ class AuditEvent(models.Model):
             sort_keys=True,
             separators=(",", ":"),
         ).encode("utf-8")
+
+
+class MemberRole(models.TextChoices):
+    VIEWER = "viewer", _("viewer")
+    DEVELOPER = "developer", _("developer")
+    ADMIN = "admin", _("admin")
+
+
+class WorkspaceMember(models.Model):
+    """A person's (or a group's) access to one workspace (SPEC §9).
+
+    Exactly one of ``user`` and ``group``. ``envs`` restricts the role to those
+    environments (empty = all); an ``admin`` is never restricted. What each role
+    allows is ``secretvault.access.ROLE_PERMISSIONS``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="secretvault_memberships",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="secretvault_memberships",
+    )
+    role = models.CharField(_("role"), max_length=10, choices=MemberRole.choices, default=MemberRole.VIEWER)
+    envs = models.ManyToManyField(
+        Environment,
+        through="MemberEnvironment",
+        related_name="members",
+        blank=True,
+        help_text=_("Environments the role applies to; empty = all. Must be empty for admins."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["workspace__slug", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="secretvault_member_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "user"],
+                condition=models.Q(user__isnull=False),
+                name="secretvault_member_unique_user",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "group"],
+                condition=models.Q(group__isnull=False),
+                name="secretvault_member_unique_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal_label} ({self.role})"
+
+    def __repr__(self) -> str:
+        return f"<WorkspaceMember {self.principal_label!r} role={self.role!r} workspace={self.workspace_id}>"
+
+    @property
+    def principal_label(self) -> str:
+        """``user:<username>`` or ``group:<name>`` (fetches the user or group when not loaded)."""
+        if self.user_id is not None:
+            return f"user:{self.user.get_username()}"  # type: ignore[union-attr]
+        if self.group_id is not None:
+            return f"group:{self.group.name}"  # type: ignore[union-attr]
+        return "(nobody)"
+
+    def env_slugs(self) -> list[str]:
+        return sorted(env.slug for env in self.envs.all())
+
+
+class MemberEnvironment(models.Model):
+    """The environments a membership is restricted to. PROTECT, like secrets' and tokens'."""
+
+    member = models.ForeignKey(WorkspaceMember, on_delete=models.CASCADE)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "environment"], name="secretvault_memberenv_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}@{self.environment_id}"

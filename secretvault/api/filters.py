@@ -77,12 +77,14 @@ class SecretFilterSet(django_filters.FilterSet):
     env = django_filters.CharFilter(
         method="filter_env",
         max_length=50,
+        strip=False,  # a name is refused, never trimmed (SPEC §8)
         validators=[validate_slug],
         help_text="Secrets serving this environment: its own and the global ones.",
     )
     scope = django_filters.CharFilter(
         method="filter_scope",
         max_length=64,
+        strip=False,
         validators=[validate_scope_tag],
         help_text="Secrets visible to this scope tag: tagged with it, or unscoped.",
     )

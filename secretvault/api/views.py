@@ -24,7 +24,6 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -33,9 +32,10 @@ from rest_framework.viewsets import GenericViewSet
 
 from secretvault import services
 from secretvault.api import schema as api_schema
-from secretvault.api.authentication import ServiceTokenAuthentication
+from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
 from secretvault.api.pagination import VaultPagination
+from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
@@ -139,8 +139,8 @@ def translate_exception(exc: Exception) -> Exception:
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, CryptoError):
-        # Core crypto errors name keys and rows, never values.
-        logger.error("secretvault API: %s: %s", type(exc).__name__, exc)
+        # Core crypto errors name keys and rows, never values; the place names the row.
+        logger.error("secretvault API: %s at %s: %s", type(exc).__name__, exc.place(), exc)
         return VaultUnavailable()
     return exc
 
@@ -152,7 +152,9 @@ def translate_exception(exc: Exception) -> Exception:
 class VaultAPIView(GenericViewSet):
     """Base of the API's viewsets: explicit policies and Core error mapping."""
 
-    authentication_classes = [ServiceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    authentication_classes = AUTHENTICATION_CLASSES
+    #: Actions answering secret values: a session must not run them cross-site (api/authentication.py).
+    same_origin_actions = frozenset({"reveal", "load"})
     permission_classes = [VaultPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
@@ -168,6 +170,10 @@ class VaultAPIView(GenericViewSet):
     #: action → READ / WRITE (service tokens). Missing action: refused with 403.
     token_policy: dict[str, str] = {}
     workspace_url_kwarg = "ws"
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
 
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
@@ -229,9 +235,11 @@ def _query_env(request: Any) -> str | None:
 
 def _check_env_exists(workspace: Workspace, env: str) -> None:
     if not Environment.objects.filter(workspace=workspace, slug=env).exists():
-        raise exceptions.ValidationError(
-            {"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]}
-        )
+        _no_such_env(workspace, env)
+
+
+def _no_such_env(workspace: Workspace, env: str) -> None:
+    raise exceptions.ValidationError({"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]})
 
 
 def _envs_prefetch() -> Prefetch:
@@ -357,33 +365,42 @@ class WorkspaceViewSet(VaultAPIView):
         env = _query_env(request)
         scope = _query_scope(request)
         access = token_access(request)
+        now = timezone.now()
+        # One query answers the revalidation: revision, expiry, env existence, the token's envs.
+        state = services.load_state(
+            workspace, env=env, token=None if access is None else access.token, now=now
+        )
         if access is not None:
+            access.__dict__.setdefault("env_slugs", state.token_env_slugs)  # its cached_property, pre-filled
             if env is None:
                 env = access.default_env
             elif access.env_restricted:
                 access.check_env(env)
-            else:
-                _check_env_exists(workspace, env)
+            elif not state.env_exists:
+                _no_such_env(workspace, env)
             if access.scope:
                 if scope:
                     access.check_scope(scope)
                 else:
                     scope = sorted(access.scope)
-        elif env is not None:
-            _check_env_exists(workspace, env)
+        elif env is not None and not state.env_exists:
+            _no_such_env(workspace, env)
 
-        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None)
-        etag = f'"{services.load_etag(resolved)}"'
+        actor = self.actor()
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
+            # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
-        services.record_load(workspace, resolved, env=env, actor=self.actor())
+        services.record_load(workspace, resolved, env=env, actor=actor)
         return Response({"workspace": workspace.slug, "env": env, "secrets": values}, headers=headers)
 
 
 def _query_scope(request: Any) -> list[str]:
-    tags = [tag.strip() for raw in request.query_params.getlist("scope") for tag in raw.split(",")]
+    # Tags are refused, never trimmed: "web\n" is a 400, not "web" (SPEC §8).
+    tags = [tag for raw in request.query_params.getlist("scope") for tag in raw.split(",")]
     tags = [tag for tag in tags if tag]
     try:
         return validate_scope(tags)
