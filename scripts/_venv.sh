@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # Shared bootstrap for scripts/demo and scripts/test; source it, don't run it.
 #
-# Leaves the shell in the repository root with .venv/ created and the project
-# installed into it (editable, with the dev extra). The install reruns only when
-# .venv is new or pyproject.toml is newer than the stamp .venv/.installed.
+# Leaves the shell in the repository root with .venv/ created and both distributions
+# installed into it, editable: secretvault-client (./client) first, then secretvault
+# with the dev extra. The install reruns only when .venv is new or a pyproject.toml is
+# newer than the stamp .venv/.installed.
 # Set PYTHON to choose the interpreter that creates the virtualenv (default python3).
 
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,9 +40,18 @@ sv_bootstrap_venv() {
         "$SV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     fi
 
-    if [ ! -f "$SV_STAMP" ] || [ pyproject.toml -nt "$SV_STAMP" ]; then
-        echo "==> Installing secretvault and its dev dependencies into $SV_VENV"
+    if [ ! -f "$SV_STAMP" ] || [ pyproject.toml -nt "$SV_STAMP" ] || [ client/pyproject.toml -nt "$SV_STAMP" ]; then
+        echo "==> Installing secretvault-client, secretvault and its dev dependencies into $SV_VENV"
+        # The client first, from this checkout: secretvault depends on secretvault-client,
+        # which pip must never look for on an index (it would take whatever is published there).
+        "$SV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ./client
         "$SV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+        if [ ! -x "$SV_VENV/bin/secretvault" ]; then
+            # A .venv made before the split: replacing the old secretvault removed the
+            # console script it used to own, which secretvault-client now provides.
+            "$SV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+                --no-deps --force-reinstall -e ./client
+        fi
         touch "$SV_STAMP"
     fi
 }

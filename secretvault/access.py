@@ -85,13 +85,14 @@ SECRET_SIGHT = frozenset(
 
 @dataclass(frozen=True)
 class EnvSet:
-    """A set of environments of one workspace, by id and by slug."""
+    """A set of environments of one workspace, by slug (and by id, when known)."""
 
-    ids: frozenset[uuid.UUID]
+    ids: frozenset[uuid.UUID] | None
     slugs: frozenset[str]
 
     def __or__(self, other: EnvSet) -> EnvSet:
-        return EnvSet(self.ids | other.ids, self.slugs | other.slugs)
+        ids = None if self.ids is None or other.ids is None else self.ids | other.ids
+        return EnvSet(ids, self.slugs | other.slugs)
 
 
 #: ``None`` in an environment or scope position means "every one".
@@ -106,7 +107,7 @@ def _covers(mine: Envs, theirs: Envs) -> bool:
     """Whether environments ``mine`` include ``theirs`` (``None`` = every environment)."""
     if mine is None:
         return True
-    return theirs is not None and bool(theirs.ids) and theirs.ids <= mine.ids
+    return theirs is not None and bool(theirs.slugs) and theirs.slugs <= mine.slugs
 
 
 class Reach:
@@ -152,14 +153,7 @@ class Reach:
 
     def require(self, *codenames: str) -> None:
         """``AccessDeniedError`` unless every codename is held (in some environment)."""
-        for codename in codenames:
-            if codename in self.perms:
-                continue
-            if self.token is not None:
-                if codename in TOKEN_WRITE:
-                    raise AccessDeniedError("This service token is read-only.")
-                raise AccessDeniedError("Service tokens cannot use this endpoint.")
-            raise AccessDeniedError("You do not have permission to perform this action.")
+        _require(self.perms.keys(), codenames, is_token=self.token is not None)
 
     def covers(self, codename: str, envs: Envs) -> bool:
         """Whether this principal holds ``codename`` over at least the environments ``envs``."""
@@ -189,15 +183,21 @@ class Reach:
         if outside:
             raise AccessDeniedError(f"{self.who} cannot reach scope tag(s): {', '.join(outside)}.")
 
-    def sees_environment(self, env_id: Any, codename: str = "view_environment") -> bool:
-        envs = self.perms.get(codename, EnvSet(frozenset(), frozenset()))
-        return envs is None or env_id in envs.ids
+    def sees_environment(self, env_slug: str, codename: str = "view_environment") -> bool:
+        if codename not in self.perms:
+            return False
+        envs = self.perms[codename]
+        return envs is None or env_slug in envs.slugs
+
+    def environments_q(self, codename: str = "view_environment") -> Q:
+        if codename not in self.perms:
+            return Q(pk__in=[])
+        envs = self.perms[codename]
+        condition = Q(workspace_id=self.workspace_id)
+        return condition if envs is None else condition & Q(slug__in=sorted(envs.slugs))
 
     def filter_environments(self, qs: QuerySet, codename: str = "view_environment") -> QuerySet:
-        if codename not in self.perms:
-            return qs.none()
-        envs = self.perms[codename]
-        return qs if envs is None else qs.filter(pk__in=envs.ids)
+        return qs.filter(self.environments_q(codename))
 
     # -- secrets -------------------------------------------------------------------
 
@@ -284,10 +284,19 @@ class Reach:
         if version.audience_envs is None or version.audience_scope is None:
             return mine is None and self.scope is None
         env_ids = {uuid.UUID(str(pk)) for pk in version.audience_envs}
-        env_ok = mine is None or not env_ids or bool(env_ids & mine.ids)  # type: ignore[union-attr]
+        env_ok = mine is None or not env_ids or bool(env_ids & self._ids(mine))  # type: ignore[arg-type]
         tags = set(version.audience_scope)
         scope_ok = self.scope is None or not tags or bool(tags & self.scope)
         return env_ok and scope_ok
+
+    def _ids(self, envs: EnvSet) -> frozenset[Any]:
+        """The ids of ``envs`` (one query when only the slugs were known)."""
+        if envs.ids is not None:
+            return envs.ids
+        from secretvault.models import Environment
+
+        found = Environment.objects.filter(workspace_id=self.workspace_id, slug__in=sorted(envs.slugs))
+        return frozenset(found.values_list("pk", flat=True))
 
     def secrets_q(self, codename: str = "view_secret") -> Q:
         """The SQL condition of what ``codename`` sees among this workspace's secrets."""
@@ -299,7 +308,8 @@ class Reach:
         condition = Q(workspace_id=self.workspace_id)
         if isinstance(envs, EnvSet):
             through = SecretEnvironment.objects.filter(secret_id=OuterRef("pk"))
-            condition &= Q(~Exists(through) | Exists(through.filter(environment_id__in=envs.ids)))
+            named = through.filter(environment__slug__in=sorted(envs.slugs))
+            condition &= Q(~Exists(through) | Exists(named))
         return condition
 
     def filter_secrets(self, qs: QuerySet, codename: str = "view_secret") -> QuerySet:
@@ -308,6 +318,18 @@ class Reach:
         if self.scope is not None and self._envs_for(codename) is not False:
             qs = qs.for_scope(sorted(self.scope))  # type: ignore[attr-defined]
         return qs
+
+
+def _require(held: Iterable[str], codenames: Iterable[str], *, is_token: bool) -> None:
+    held = set(held)
+    for codename in codenames:
+        if codename in held:
+            continue
+        if is_token:
+            if codename in TOKEN_WRITE:
+                raise AccessDeniedError("This service token is read-only.")
+            raise AccessDeniedError("Service tokens cannot use this endpoint.")
+        raise AccessDeniedError("You do not have permission to perform this action.")
 
 
 class Principal:
@@ -388,6 +410,32 @@ class Principal:
             self._memberships = grants
         return self._memberships
 
+    def token_codenames(self) -> frozenset[str]:
+        token = self.token
+        if token is None:
+            return frozenset()
+        return TOKEN_READ | (TOKEN_WRITE if token.can_write else frozenset())
+
+    def reaches(self, workspace: Workspace | Any) -> bool:
+        """Whether ``workspace`` exists for this principal (for a token: no query)."""
+        if self.token is not None and not self.is_unrestricted:
+            return self.token.workspace_id == getattr(workspace, "pk", workspace)
+        return self.reach(workspace).reaches
+
+    def require(self, workspace: Workspace | Any, *codenames: str) -> None:
+        """``AccessDeniedError`` unless every codename is held in ``workspace`` (for a token: no query)."""
+        if self.token is not None:
+            _require(self.token_codenames(), codenames, is_token=True)
+        else:
+            self.reach(workspace).require(*codenames)
+
+    def know_token_envs(self, slugs: frozenset[str] | None) -> None:
+        """Take the token's environment slugs from a query already run (the ``load`` state)."""
+        token = self.token
+        if token is None or slugs is None or token.workspace_id in self._reaches:
+            return
+        self._reaches[token.workspace_id] = self._token_reach(token, EnvSet(None, slugs) if slugs else None)
+
     def reach(self, workspace: Workspace | Any) -> Reach:
         """This principal's ``Reach`` in ``workspace`` (a ``Workspace`` or its id), cached."""
         workspace_id = getattr(workspace, "pk", workspace)
@@ -409,9 +457,7 @@ class Principal:
             envs: Envs = (
                 EnvSet(frozenset(pk for pk, _ in rows), frozenset(slug for _, slug in rows)) if rows else None
             )
-            codenames = TOKEN_READ | (TOKEN_WRITE if token.can_write else frozenset())
-            scope = frozenset(token.scope) if token.scope else None
-            return Reach(workspace_id, dict.fromkeys(codenames, envs), scope=scope, token=token)
+            return self._token_reach(token, envs)
         perms: dict[str, Envs] = dict.fromkeys(self.global_codenames())
         for codename, envs in self.memberships().get(workspace_id, {}).items():
             perms[codename] = _union(perms[codename], envs) if codename in perms else envs
@@ -424,6 +470,22 @@ class Principal:
         if self.token is not None:
             raise AccessDeniedError("Service tokens cannot use this endpoint.")
         raise AccessDeniedError("You do not have permission to perform this action.")
+
+    def _token_reach(self, token: ServiceToken, envs: Envs) -> Reach:
+        scope = frozenset(token.scope) if token.scope else None
+        return Reach(
+            token.workspace_id, dict.fromkeys(self.token_codenames(), envs), scope=scope, token=token
+        )
+
+    def filter_environments(self, qs: QuerySet, codename: str = "view_environment") -> QuerySet:
+        """Environments of every workspace that ``codename`` reaches, in SQL (the admin's lists)."""
+        ids = self.workspace_ids(codename)
+        if ids is None:
+            return qs
+        condition = Q(pk__in=[])
+        for workspace_id in ids:
+            condition |= self.reach(workspace_id).environments_q(codename)
+        return qs.filter(condition)
 
     # -- many workspaces (lists) -------------------------------------------------------------
 

@@ -81,7 +81,7 @@ def object_permission(principal: access.Principal, codename: str, obj: Any) -> b
         return True
     if isinstance(obj, Environment):
         reach = principal.reach(obj.workspace_id)
-        return reach.has(codename) and reach.sees_environment(obj.pk, codename)
+        return reach.has(codename) and reach.sees_environment(obj.slug, codename)
     if isinstance(obj, (ServiceToken, WorkspaceMember)):
         return principal.reach(obj.workspace_id).has(codename)
     return False

@@ -14,28 +14,42 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault.conf import vault_settings
 
-SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
-KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
-SCOPE_TAG_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# The patterns' bodies, without anchors.
+SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?"
+KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,254}"
+SCOPE_TAG_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+
+# For the OpenAPI document only (ECMA-262, where ``$`` is the very end of the text).
+# In Python ``$`` also matches before a final newline, which once let ``"KEY\n"``
+# through as a key; Python code uses the validators below (``\A...\Z``), never these.
+SLUG_RE = f"^{SLUG_PATTERN}$"
+KEY_RE = f"^{KEY_PATTERN}$"
+SCOPE_TAG_RE = f"^{SCOPE_TAG_PATTERN}$"
+
+
+def whole(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled to match a whole string, so a trailing newline is refused (SPEC §8)."""
+    return re.compile(rf"\A(?:{pattern})\Z")
+
 
 validate_slug = RegexValidator(
-    SLUG_RE,
+    whole(SLUG_PATTERN),
     "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
     code="invalid_slug",
 )
 validate_key = RegexValidator(
-    KEY_RE,
+    whole(KEY_PATTERN),
     "Use letters, digits and underscores, not starting with a digit (a valid environment "
     "variable name), at most 255 characters.",
     code="invalid_key",
 )
 validate_scope_tag = RegexValidator(
-    SCOPE_TAG_RE,
+    whole(SCOPE_TAG_PATTERN),
     "Scope tags use letters, digits, '_', '.' and '-', start with a letter or digit, "
     "and are at most 64 characters.",
     code="invalid_scope",
 )
-_SCOPE_TAG = re.compile(SCOPE_TAG_RE)
+_SCOPE_TAG = whole(SCOPE_TAG_PATTERN)
 
 
 def validate_scope(tags: Any) -> list[str]:
@@ -46,7 +60,7 @@ def validate_scope(tags: Any) -> list[str]:
         raise ValidationError("Scope must be a list of tags.", code="invalid_scope")
     cleaned: set[str] = set()
     for tag in tags:
-        if not isinstance(tag, str) or not _SCOPE_TAG.match(tag):
+        if not isinstance(tag, str) or not _SCOPE_TAG.fullmatch(tag):
             raise ValidationError(
                 "Scope tags use letters, digits, '_', '.' and '-', start with a letter or "
                 "digit, and are at most 64 characters.",

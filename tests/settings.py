@@ -32,11 +32,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "secretvault",
 ]
-# Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "secretvault.backends.WorkspacePermissionBackend",
-]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +58,12 @@ TEMPLATES = [
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "secretvault.debug.ExceptionReporterFilter"
+AUTHENTICATION_BACKENDS = [
+    "secretvault.logins.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
+    "secretvault.backends.WorkspacePermissionBackend",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -73,4 +74,8 @@ def _key(key_id: str, byte: int) -> str:
 TEST_MASTER_KEY = _key("test-1", 1)
 TEST_MASTER_KEY_2 = _key("test-2", 2)
 # Subprocess tests (crash-safe rotation) pass their own keyring through the environment.
-SECRETVAULT = {"MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[TEST_MASTER_KEY])}
+# The API tests use HTTP Basic for people (off by default; tests of the default turn it off).
+SECRETVAULT = {
+    "MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[TEST_MASTER_KEY]),
+    "API_BASIC_AUTH": True,
+}

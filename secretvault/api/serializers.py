@@ -35,12 +35,21 @@ MAX_INT = 2**31 - 1
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string: numbers, booleans, lists and objects are refused, not coerced."""
+    """A JSON string: numbers, booleans, lists and objects are refused, not coerced.
+
+    Nothing is trimmed (DRF's ``trim_whitespace`` is off): a name with a trailing
+    newline or blank is refused by its validator, and a value or description is
+    stored exactly as sent (SPEC §8).
+    """
 
     default_error_messages = {
         "invalid": "Must be a string.",
         "invalid_unicode": "Must be valid Unicode text.",
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -84,10 +93,6 @@ def slug_list(**kwargs: Any) -> StringListField:
 def scope_list(**kwargs: Any) -> StringListField:
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 100)
-        super().__init__(**kwargs)
-
 
 def parse_moment(data: Any) -> dt.datetime | None:
     """A timezone-aware UTC datetime from Unix seconds or an ISO 8601 string; ``None`` if neither.
@@ -114,13 +119,14 @@ def parse_moment(data: Any) -> dt.datetime | None:
     return None
 
 
+# OpenAPI 3.0.3 has no ``type: [integer, string, "null"]``, and strict validators ignore
+# ``nullable`` without a sibling ``type``: the null rides on the integer branch.
 @extend_schema_field(
     {
-        "oneOf": [
-            {"type": "integer", "description": "Unix seconds"},
-            {"type": "string", "format": "date-time"},
+        "anyOf": [
+            {"type": "integer", "nullable": True, "description": "Unix seconds, or null for none"},
+            {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
         ],
-        "nullable": True,
         "description": "Unix seconds or an ISO 8601 moment (naive = UTC); in the future; null for none.",
     }
 )
@@ -167,6 +173,10 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Unknown or read-only field; it cannot be set."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class NoFieldsSerializer(StrictSerializer):
+    """The body of an action that takes no input (revoke, restore): absent or ``{}``."""
 
 
 # ----------------------------------------------------------------------------------
@@ -245,10 +255,9 @@ class SecretWriteSerializer(StrictSerializer):
     value = StrictCharField(
         write_only=True,
         allow_blank=True,
-        trim_whitespace=False,
         help_text="The secret value: a string of at most MAX_VALUE_BYTES bytes of UTF-8, without NUL.",
     )
-    description = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="")
     token_type = serializers.ChoiceField(
         choices=TokenType.choices, required=False, default="", allow_blank=True
     )
@@ -361,7 +370,7 @@ class ServiceTokenCreatedSerializer(ServiceTokenSerializer):
 
 class ServiceTokenCreateSerializer(StrictSerializer):
     name = StrictCharField(max_length=200)
-    description = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="")
     envs = slug_list(required=False, default=list, help_text="Environment slugs; empty = all.")
     scope = scope_list(required=False, default=list, help_text="Scope tags; empty = all.")
     can_write = StrictBooleanField(required=False, default=False)

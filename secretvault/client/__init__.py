@@ -1,50 +1,13 @@
-"""The application client: a service's way to its secrets, without Django.
+"""The application client, now the ``secretvault-client`` distribution (``secretvault_client``).
 
-    from secretvault.client import SecretVaultClient
-
-    vault = SecretVaultClient()  # SECRETVAULT_URL, _TOKEN, _ENV (_WORKSPACE optional) from the environment
-    secrets = vault.load()
-    database_url = vault.get_required("DATABASE_URL")
-    workers = secrets["WORKERS"].to_int()
-
-See docs/client.md.
+This package keeps the old import path working: every public name of
+``secretvault_client`` is here, and ``secretvault.client.core``, ``.errors``,
+``.values``, ``.cli``, ``.process``, ``.childenv``, ``.watch`` and ``.environ``
+are the very same module objects as their ``secretvault_client`` counterparts.
+New code imports ``secretvault_client``, which a service can install without
+Django. See docs/client.md.
 """
 
-from secretvault.client.core import Secrets, SecretVaultClient
-from secretvault.client.errors import (
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ConflictError,
-    HTTPError,
-    InvalidValueError,
-    MissingSecretError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProtocolError,
-    SecretVaultError,
-    ServerError,
-    ThrottledError,
-    TransportError,
-)
-from secretvault.client.values import SecretValue
-
-__all__ = [
-    "AuthenticationError",
-    "BadRequestError",
-    "ConfigurationError",
-    "ConflictError",
-    "HTTPError",
-    "InvalidValueError",
-    "MissingSecretError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "ProtocolError",
-    "SecretValue",
-    "SecretVaultClient",
-    "SecretVaultError",
-    "Secrets",
-    "ServerError",
-    "ThrottledError",
-    "TransportError",
-]
+from secretvault_client import *  # noqa: F403
+from secretvault_client import __all__ as __all__  # noqa: F401
+from secretvault_client import __version__ as __version__  # noqa: F401

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from secretvault.client import SecretVaultClient
+from secretvault_client import SecretVaultClient
 
 VAULT_VARIABLES = (
     "SECRETVAULT_URL",

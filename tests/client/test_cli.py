@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secretvault import dotenv, services
-from secretvault.client.cli import child_environment, format_secrets, main
+from secretvault_client.childenv import child_environment
+from secretvault_client.cli import format_secrets, main
 from tests.client.conftest import PRD_SECRETS, VAULT_VARIABLES, Reply, Stub, Vault
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
@@ -35,9 +36,10 @@ def one_error_line(stderr: str) -> str:
 
 def test_child_environment_lets_set_variables_win() -> None:
     merged = child_environment({"API_KEY": "vault", "WORKERS": "4"}, {"API_KEY": "mine", "PATH": "/bin"})
-    assert merged == {"API_KEY": "mine", "WORKERS": "4", "PATH": "/bin"}
+    assert merged.environ == {"API_KEY": "mine", "WORKERS": "4", "PATH": "/bin"}
+    assert (merged.injected, merged.kept, merged.refused) == (("WORKERS",), ("API_KEY",), ())
     prefixed = child_environment({"API_KEY": "vault"}, {"API_KEY": "mine"}, prefix="APP_")
-    assert prefixed == {"APP_API_KEY": "vault", "API_KEY": "mine"}
+    assert prefixed.environ == {"APP_API_KEY": "vault", "API_KEY": "mine"}
 
 
 @given(st.dictionaries(KEYS, VALUES, max_size=8))
@@ -131,7 +133,7 @@ def cli(
     program: list[str] | None = None,
     **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m secretvault.client.cli ARGS`` configured only by the three variables (plus extras).
+    """``python -m secretvault_client ARGS`` configured only by the three variables (plus extras).
 
     ``workspace=False`` leaves ``SECRETVAULT_WORKSPACE`` out; ``program`` replaces ``python -m ...``.
     """
@@ -143,7 +145,7 @@ def cli(
         environment["SECRETVAULT_WORKSPACE"] = vault.workspace.slug
     environment.update(extra_env)
     return subprocess.run(  # noqa: S603
-        [*(program or [sys.executable, "-m", "secretvault.client.cli"]), *args],
+        [*(program or [sys.executable, "-m", "secretvault_client"]), *args],
         env=environment,
         capture_output=True,
         text=True,

@@ -1,0 +1,150 @@
+"""What a subcommand handler talks to: the streams, the verbosity and the shared lookups.
+
+A lookup turns an option into an object or raises ``CommandError`` with the
+message the CLI has always printed (``unknown workspace 'x'.``, ...), so every
+group reports a bad name the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError, OutputWrapper
+
+from secretvault import services
+from secretvault.audit import Actor
+from secretvault.durations import ExpiryError, parse_expiry
+from secretvault.errors import AmbiguousSecretError
+from secretvault.models import Secret, Workspace
+
+from .output import plain
+
+Options = dict[str, Any]
+
+
+class Session:
+    """One run of the command: ``stdout`` for data, ``stderr`` for hints, ``stdin``.
+
+    ``input_stream`` replaces ``sys.stdin`` (``call_command(...,
+    input_stream=...)``); ``verbosity`` is Django's ``-v`` (0 silences
+    :meth:`info`).
+    """
+
+    def __init__(
+        self,
+        stdout: OutputWrapper,
+        stderr: OutputWrapper,
+        verbosity: int = 1,
+        input_stream: TextIO | None = None,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.verbosity = verbosity
+        self.input_stream = input_stream
+
+    @property
+    def stdin(self) -> TextIO:
+        return self.input_stream or sys.stdin
+
+    # ------------------------------------------------------------------ streams
+
+    def info(self, message: str) -> None:
+        """A progress or hint line on stderr, so stdout stays clean for data."""
+        if self.verbosity >= 1:
+            self.stderr.write(message, style_func=plain)
+
+    def read_stdin(self) -> str:
+        """All of standard input as text; ``CommandError`` if it is not UTF-8."""
+        stream = self.stdin
+        raw: str | bytes = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+        if isinstance(raw, bytes):
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CommandError("standard input is not UTF-8 text.") from None
+        return raw
+
+    def confirm(self, question: str) -> None:
+        """Ask ``question`` on the terminal; ``CommandError`` unless the answer is yes."""
+        stream = self.stdin
+        if not stream.isatty():
+            raise CommandError("refusing to delete without confirmation: pass --yes (no terminal to ask on).")
+        self.stderr.write(question, style_func=plain, ending="")
+        self.stderr.flush()
+        try:
+            answer = stream.readline()
+        except KeyboardInterrupt:
+            answer = ""
+        if answer.strip().lower() not in {"y", "yes"}:
+            raise CommandError("aborted; nothing was deleted.")
+
+    # ------------------------------------------------------------------ lookups
+
+    def workspace(self, options: Options) -> Workspace:
+        """The workspace ``-w/--workspace`` names."""
+        slug = options["workspace"]
+        try:
+            return Workspace.objects.get(slug=slug)
+        except Workspace.DoesNotExist:
+            raise CommandError(f"unknown workspace {slug!r}.") from None
+
+    def actor(self, options: Options) -> Actor:
+        """The active user ``--actor`` names, or the system (no ``--actor``)."""
+        username = options.get("actor")
+        if not username:
+            return Actor()
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.get(**{user_model.USERNAME_FIELD: username})
+        except user_model.DoesNotExist:
+            raise CommandError(f"--actor: unknown user {username!r}.") from None
+        if not user.is_active:
+            raise CommandError(f"--actor: user {username!r} is inactive.")
+        return Actor(user=user)
+
+    def check_envs(self, workspace: Workspace, slugs: Iterable[str | None]) -> list[str]:
+        """The given environment slugs, sorted and unique; raises if one does not exist."""
+        wanted = [slug for slug in slugs if slug]
+        services.environments_by_slug(workspace, wanted)
+        return sorted(set(wanted))
+
+    def secret(self, workspace: Workspace, options: Options) -> Secret:
+        """The secret ``KEY [--env E]`` names (environment-specific first, then global)."""
+        key, env = options["key"], options.get("env")
+        self.check_envs(workspace, [env])
+        try:
+            secret = services.find_secret(workspace, key, env)
+        except Secret.DoesNotExist:
+            where = f" serving environment {env!r}" if env else ""
+            raise CommandError(f"no secret {key!r}{where} in workspace {workspace.slug!r}.") from None
+        except AmbiguousSecretError:
+            raise CommandError(
+                f"several secrets of key {key!r} serve different environments; choose one with --env."
+            ) from None
+        secret.workspace = workspace
+        return secret
+
+
+def expiry(text: str | None) -> dt.datetime | None:
+    """``--expires WHEN`` as an aware datetime (``None``: not given, or ``never``)."""
+    if text is None:
+        return None
+    try:
+        return parse_expiry(text)
+    except ExpiryError as exc:
+        raise CommandError(f"--expires: {exc}") from None
+
+
+def secrets_with_envs(workspace: Workspace, keys: list[str], envs: list[str]) -> dict[str, Secret]:
+    """``{key: secret}`` for the secrets of ``keys`` serving exactly ``envs`` (``[]``: global)."""
+    found: dict[str, Secret] = {}
+    candidates = Secret.objects.filter(workspace=workspace, key__in=keys).with_env_slugs()
+    for secret in candidates:
+        if secret.env_slugs() == envs:
+            secret.workspace = workspace
+            found[secret.key] = secret
+    return found

@@ -1,0 +1,165 @@
+"""``export`` and ``import``: many secrets at once, as dotenv or JSON.
+
+``import`` checks every entry before it writes anything, and writes all of
+them in one transaction (``--dry-run`` rolls it back).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from secretvault import dotenv, services
+from secretvault.models import VersionAction
+from secretvault.validators import validate_key, validate_value
+
+from .parsing import Subcommands
+from .session import Options, Session, secrets_with_envs
+
+
+def register(commands: Subcommands) -> None:
+    sub = commands.add(
+        "export", "Print the secrets an environment resolves to.", handle_export, *commands.in_workspace
+    )
+    sub.add_argument("--env", required=True)
+    sub.add_argument("--scope", metavar="TAG", help="only what an app tagged TAG sees")
+    sub.add_argument("--format", choices=["dotenv", "json"], default="dotenv")
+
+    sub = commands.add(
+        "import",
+        "Create or update secrets from a dotenv or JSON file.",
+        handle_import,
+        *commands.in_workspace,
+    )
+    sub.add_argument(
+        "file", metavar="FILE", help="dotenv or JSON (.json, or text starting with '{'); - = stdin"
+    )
+    sub.add_argument("--env", help="import as secrets of this environment (default: global)")
+    sub.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+
+
+def resolved(session: Session, options: Options) -> dict[str, str]:
+    """``{key: value}`` that ``--env`` (and ``--scope``) resolve to; the read is audited."""
+    workspace = session.workspace(options)
+    session.check_envs(workspace, [options["env"]])
+    return services.load(workspace, env=options["env"], scope=options["scope"], actor=session.actor(options))
+
+
+def handle_export(session: Session, options: Options) -> None:
+    values = resolved(session, options)
+    if options["format"] == "json":
+        session.stdout.write(json.dumps(values, indent=2, ensure_ascii=False))
+    else:
+        session.stdout.write(dotenv.serialize(values), ending="")
+
+
+def handle_import(session: Session, options: Options) -> None:
+    workspace = session.workspace(options)
+    actor = session.actor(options)
+    envs = session.check_envs(workspace, [options["env"]])
+    values = parse_import(session, options)
+
+    created: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    with transaction.atomic():
+        existing = secrets_with_envs(workspace, list(values), envs)
+        for key, value in values.items():
+            secret = existing.get(key)
+            if secret is None:
+                services.create_secret(
+                    workspace, key=key, value=value, envs=envs, actor=actor, action=VersionAction.IMPORT
+                )
+                created.append(key)
+                continue
+            before = secret.current_version
+            services.update_secret(secret, value=value, actor=actor, action=VersionAction.IMPORT)
+            (updated if secret.current_version != before else unchanged).append(key)
+        if options["dry_run"]:
+            transaction.set_rollback(True)
+
+    where = f"{workspace.slug}" + (f" (env {options['env']})" if options["env"] else " (global)")
+    verb = "Would import" if options["dry_run"] else "Imported"
+    session.stdout.write(
+        f"{verb} {len(values)} secrets into {where}: "
+        f"{len(created)} created, {len(updated)} updated, {len(unchanged)} unchanged."
+    )
+    for label, keys in (("created", created), ("updated", updated), ("unchanged", unchanged)):
+        if keys:
+            session.stdout.write(f"  {label}: {', '.join(keys)}")
+
+
+def parse_import(session: Session, options: Options) -> dict[str, str]:
+    """Read and check every entry; raises ``CommandError`` before anything is written."""
+    source = options["file"]
+    if source == "-":
+        text = session.read_stdin()
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {source}: {exc.strerror or exc}.") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandError(f"{source} is not UTF-8 text.") from None
+    text = text.removeprefix("\ufeff")
+    name = "standard input" if source == "-" else source
+    if source.lower().endswith(".json") or text.lstrip().startswith("{"):
+        pairs = json_pairs(text, name)
+    else:
+        try:
+            pairs = [(entry.key, entry.value, f"line {entry.line}") for entry in dotenv.parse(text)]
+        except dotenv.DotenvError as exc:
+            raise CommandError(f"{name}: {exc}") from None
+
+    problems: list[str] = []
+    values: dict[str, str] = {}
+    for key, value, where in pairs:
+        shown = key if len(key) <= 60 else key[:57] + "..."
+        if key in values:
+            problems.append(f"{shown} ({where}): given twice")
+            continue
+        values[key] = value
+        for check in (validate_key, validate_value):
+            try:
+                check(key if check is validate_key else value)
+            except ValidationError as exc:
+                problems.append(f"{shown} ({where}): {' '.join(exc.messages)}")
+    if problems:
+        raise CommandError(f"{name}: nothing imported: " + "; ".join(problems))
+    return values
+
+
+class _JSONObject(list[tuple[str, Any]]):
+    """A JSON object as its ``(key, value)`` pairs, duplicates kept so they can be reported."""
+
+
+def json_pairs(text: str, name: str) -> list[tuple[str, str, str]]:
+    """``(key, value, where)`` from ``{"KEY": "value"}`` or the API's ``{"secrets": {...}}``."""
+    try:
+        data = json.loads(text, object_pairs_hook=_JSONObject)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+        ) from None
+    if not isinstance(data, _JSONObject):
+        raise CommandError(f'{name}: expected a JSON object {{"KEY": "value", ...}}.')
+    nested = [value for key, value in data if key == "secrets" and isinstance(value, _JSONObject)]
+    if len(nested) == 1:
+        data = nested[0]
+    pairs: list[tuple[str, str, str]] = []
+    problems: list[str] = []
+    for key, value in data:
+        if not isinstance(value, str):
+            problems.append(f"{key}: the value must be a string")
+            continue
+        pairs.append((key, value, "JSON"))
+    if problems:
+        raise CommandError(f"{name}: nothing imported: " + "; ".join(problems))
+    return pairs
