@@ -37,7 +37,7 @@ def create_heads(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("secretvault", "0001_initial"),
+        ("secretvault", "0002_workspacemember"),
     ]
 
     operations = [
