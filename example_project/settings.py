@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "secretvault API",
     "DESCRIPTION": "Application secrets, encrypted at rest, served to services.",
     "VERSION": "1.0.0",
+    "LICENSE": {"name": "MIT", "url": "https://opensource.org/license/mit"},
+    "SERVERS": [{"url": "/", "description": "The server that serves this document."}],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -57,18 +57,10 @@ SYSTEM = Actor()
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The peer address Django saw. Proxies should set REMOTE_ADDR (e.g. via their WSGI server)."""
-    address = request.META.get("REMOTE_ADDR") or None
-    if address is None:
-        return None
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_ipv46_address
+    """The client's address: REMOTE_ADDR, or a trusted proxy's header (``secretvault.network``)."""
+    from secretvault.network import client_address as address_of
 
-    try:
-        validate_ipv46_address(address)
-    except ValidationError:
-        return None
-    return address
+    return address_of(request)
 
 
 def record(

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.views.decorators.debug import sensitive_variables
 
 from secretvault.conf import CONSTANTS, vault_settings
-from secretvault.errors import DecryptionError, MasterKeyError
+from secretvault.errors import CryptoError, DecryptionError, MasterKeyError
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -362,23 +362,28 @@ def decrypt_values(
     start = len(expected)
     prefix = _PURPOSE_VALUE + workspace_id.bytes
     values: dict[str, str] = {}
-    for name, blob, secret_id, version in items:
-        blob = bytes(blob)
-        context = prefix + secret_id + version.to_bytes(8, "big")
-        if blob[:start] != expected:
-            # A foreign or malformed header: the general path names the problem.
-            values[name] = decrypt_value(cipher, data_key_id, blob, context, others)
-            continue
-        try:
-            plaintext = cipher.decrypt(
-                blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], expected + context
-            )
-        except InvalidTag:
-            raise DecryptionError(
-                f"Ciphertext sealed with key {data_key_id!r} failed authentication: "
-                "it was tampered with, moved from another row, or the key is wrong."
-            ) from None
-        values[name] = plaintext.decode("utf-8")
+    name, version = "", 0
+    try:
+        for name, blob, secret_id, version in items:
+            blob = bytes(blob)
+            context = prefix + secret_id + version.to_bytes(8, "big")
+            if blob[:start] != expected:
+                # A foreign or malformed header: the general path names the problem.
+                values[name] = decrypt_value(cipher, data_key_id, blob, context, others)
+                continue
+            try:
+                plaintext = cipher.decrypt(
+                    blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], expected + context
+                )
+            except InvalidTag:
+                raise DecryptionError(
+                    f"Ciphertext sealed with key {data_key_id!r} failed authentication: "
+                    "it was tampered with, moved from another row, or the key is wrong."
+                ) from None
+            values[name] = plaintext.decode("utf-8")
+    except CryptoError as exc:
+        exc.locate(key=name, version=version)  # the operators' log names the row (issue #10.11)
+        raise
     return values
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, StrIndex
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import vault_settings
@@ -318,24 +320,60 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         return token, new.raw
 
     def authenticate(self, raw: str, now: dt.datetime | None = None) -> ServiceToken | None:
-        """The active token ``raw`` stands for, or ``None``.
-
-        Unknown, revoked and expired tokens and wrong secrets all take one
-        digest computation and one constant-time comparison.
-        """
+        """The active token ``raw`` stands for, or ``None`` (``verify`` after ``crypto.parse_token``)."""
         parsed = crypto.parse_token(raw, vault_settings.TOKEN_PREFIX)
         if parsed is None:
             return None
-        token_id, secret = parsed
+        return self.verify(*parsed, now=now).token
+
+    @sensitive_variables("secret")
+    def verify(self, token_id: str, secret: str, now: dt.datetime | None = None) -> TokenCheck:
+        """Check a parsed token: ``TokenCheck(token or None, whether the id exists)``.
+
+        One indexed lookup by id (token and workspace columns, no model yet). A known
+        id with a wrong secret and an unknown id do the same work: one digest, one
+        constant-time comparison (against a digest that matches nothing when the id is
+        unknown), no model built (issue #10.10). Models are built only once the digest
+        matches; revocation and expiry are then judged in Python.
+        """
         candidate = crypto.token_digest(token_id, secret)
-        # Look the id up alone (a unique index) and judge revocation and expiry in
-        # Python: the same work whatever the outcome, and a lighter query.
-        candidates = self.get_queryset().select_related("workspace").filter(token_id=token_id).order_by()
-        token = next(iter(candidates), None)
-        stored = token.digest if token is not None else _NO_TOKEN_DIGEST
-        if crypto.digests_match(stored, candidate) and token is not None and token.is_active(now):
-            return token
-        return None
+        columns, digest_index, _ = _token_layout()
+        rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
+        row = next(iter(rows), None)
+        stored = row[digest_index] if row is not None else _NO_TOKEN_DIGEST
+        if not crypto.digests_match(stored, candidate) or row is None:
+            return TokenCheck(None, row is not None)
+        token = _build_token(self.db, row)
+        return TokenCheck(token if token.is_active(now) else None, True)
+
+
+class TokenCheck(NamedTuple):
+    """What ``ServiceToken.objects.verify`` found: the active token, and whether the id exists."""
+
+    token: ServiceToken | None
+    known_id: bool
+
+
+# Column layout of the token lookup: the token's concrete fields in model order (as
+# ``Model.from_db`` takes them), then its workspace's.
+@functools.cache
+def _token_layout() -> tuple[tuple[str, ...], int, int]:
+    """``(columns, index of the digest, number of token columns)``."""
+    from secretvault.models import ServiceToken, Workspace
+
+    token_fields = [f.attname for f in ServiceToken._meta.concrete_fields]
+    workspace_fields = [f"workspace__{f.attname}" for f in Workspace._meta.concrete_fields]
+    return (*token_fields, *workspace_fields), token_fields.index("digest"), len(token_fields)
+
+
+def _build_token(db: str, row: tuple[Any, ...]) -> ServiceToken:
+    from secretvault.models import ServiceToken, Workspace
+
+    columns, _, split = _token_layout()
+    token = ServiceToken.from_db(db, list(columns[:split]), list(row[:split]))
+    workspace_names = [column.removeprefix("workspace__") for column in columns[split:]]
+    token.workspace = Workspace.from_db(db, workspace_names, list(row[split:]))
+    return token
 
 
 class LoadState(NamedTuple):

@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import CONSTANTS, vault_settings
-from secretvault.errors import SecretVaultError
+from secretvault.errors import CryptoError, SecretVaultError
 from secretvault.managers import (
     AuditEventQuerySet,
     SecretManager,
@@ -264,11 +264,16 @@ class Secret(models.Model):
 
     @sensitive_variables()
     def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
+        """Open version ``version``'s ``blob``; a ``CryptoError`` names this workspace, key and version."""
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
-        return crypto.decrypt_value(
-            workspace.cipher(), workspace.data_key_id, bytes(blob), context, workspace.previous_ciphers()
-        )
+        try:
+            return crypto.decrypt_value(
+                workspace.cipher(), workspace.data_key_id, bytes(blob), context, workspace.previous_ciphers()
+            )
+        except CryptoError as exc:
+            exc.locate(workspace=workspace.slug, key=self.key, version=version)
+            raise
 
 
 class SecretEnvironment(models.Model):

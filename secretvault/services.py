@@ -26,6 +26,7 @@ from secretvault.conf import vault_settings
 from secretvault.errors import (
     AmbiguousSecretError,
     ConflictError,
+    CryptoError,
     DuplicateKeyError,
     InUseError,
     UnknownVersionError,
@@ -610,17 +611,24 @@ def load_etag(
 
 @sensitive_variables()
 def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, ResolvedSecret]) -> dict[str, str]:
-    """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup."""
-    return crypto.decrypt_values(
-        workspace.cipher(),
-        workspace.data_key_id,
-        workspace.id,
-        (
-            (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
-            for key, entry in resolved.items()
-        ),
-        workspace.previous_ciphers(),
-    )
+    """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup.
+
+    A ``CryptoError`` names the workspace, key and version that failed (never a value).
+    """
+    try:
+        return crypto.decrypt_values(
+            workspace.cipher(),
+            workspace.data_key_id,
+            workspace.id,
+            (
+                (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
+                for key, entry in resolved.items()
+            ),
+            workspace.previous_ciphers(),
+        )
+    except CryptoError as exc:
+        exc.locate(workspace=workspace.slug)
+        raise
 
 
 def record_load(

@@ -36,6 +36,7 @@ from secretvault.models import (
     ServiceToken,
     Workspace,
 )
+from secretvault_client import childenv
 from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
 
 REPO = Path(__file__).resolve().parent.parent
@@ -905,6 +906,17 @@ def test_export_import_round_trip(cli: Cli, db: Any, values: dict[str, str]) -> 
 
 # --------------------------------------------------------------------------
 # run
+
+
+@pytest.fixture(autouse=True)
+def _run_starts_from_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process, ``monkeypatch.setenv`` stands for the shell that started ``manage.py``.
+
+    ``run`` hands its child the environment the process was started with (read
+    from /proc); here that is pytest's, so it is replaced by ``os.environ``.
+    tests/cli/test_run_process.py checks the real thing in subprocesses.
+    """
+    monkeypatch.setattr(childenv, "start_environment", lambda: dict(os.environ))
 
 
 CHILD = """

@@ -25,12 +25,14 @@ from secretvault_client.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProtocolError,
+    ResponseTooLargeError,
     SecretVaultError,
     ServerError,
     ThrottledError,
     TransportError,
 )
 from secretvault_client.values import SecretValue
+from secretvault_client.watch import Watch
 
 __all__ = [
     "__version__",
@@ -44,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
+    "ResponseTooLargeError",
     "SecretValue",
     "SecretVaultClient",
     "SecretVaultError",
@@ -51,4 +54,5 @@ __all__ = [
     "ServerError",
     "ThrottledError",
     "TransportError",
+    "Watch",
 ]

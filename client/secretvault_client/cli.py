@@ -29,6 +29,7 @@ from secretvault_client.childenv import child_environment, refusal_message
 from secretvault_client.core import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    ENV_ALLOW_HTTP,
     ENV_ENV,
     ENV_SCOPE,
     ENV_TOKEN,
@@ -79,13 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=argparse.SUPPRESS,
-        help=f"seconds per request (default {DEFAULT_TIMEOUT:g})",
+        help=f"seconds for each call to the server, retries included (default {DEFAULT_TIMEOUT:g})",
     )
     group.add_argument(
         "--retries",
         type=int,
         default=argparse.SUPPRESS,
         help=f"retries on connection errors and 5xx (default {DEFAULT_RETRIES})",
+    )
+    group.add_argument(
+        "--allow-http",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="accept a plain http:// URL to another machine (the token then crosses the network "
+        f"in clear) [${ENV_ALLOW_HTTP}=1]",
     )
     group.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log requests")
 
@@ -212,6 +220,8 @@ def _client(args: argparse.Namespace) -> SecretVaultClient:
         options["timeout"] = args.timeout
     if hasattr(args, "retries"):
         options["retries"] = args.retries
+    if getattr(args, "allow_http", False):
+        options["allow_http"] = True
     return SecretVaultClient(
         url=getattr(args, "url", None),
         token=getattr(args, "token", None),

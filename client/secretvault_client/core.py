@@ -8,33 +8,40 @@ configured origin.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
+import ipaddress
 import json
 import logging
+import math
 import os
-import secrets as _random
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from secretvault_client import __version__
+from secretvault_client import __version__, fallback, transport
 from secretvault_client.errors import (
+    _MAX_RETRY_AFTER,
     ConfigurationError,
     HTTPError,
     MissingSecretError,
+    PermissionDeniedError,
     ProtocolError,
+    ResponseTooLargeError,
     SecretVaultError,
     ServerError,
     TransportError,
     error_for_status,
     summarise_body,
 )
+from secretvault_client.transport import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, Response
+
+if TYPE_CHECKING:
+    from secretvault_client.watch import Watch
 from secretvault_client.values import SecretValue
 
 #: The client logs here (kept from the days it lived in ``secretvault.client``, so that a
@@ -49,11 +56,15 @@ ENV_TOKEN = "SECRETVAULT_TOKEN"  # noqa: S105 (the variable's name, not a token)
 ENV_WORKSPACE = "SECRETVAULT_WORKSPACE"
 ENV_ENV = "SECRETVAULT_ENV"
 ENV_SCOPE = "SECRETVAULT_SCOPE"
+ENV_ALLOW_HTTP = "SECRETVAULT_ALLOW_HTTP"
 
 DEFAULT_CACHE_TTL = 60.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.2
+
+#: ``ThrottledError.retry_after`` never exceeds this many seconds, whatever the server says.
+MAX_RETRY_AFTER = _MAX_RETRY_AFTER
 
 #: Statuses after which a write is retried: the server says it did not process the request.
 _WRITE_RETRY_STATUSES = frozenset({503})
@@ -67,17 +78,7 @@ SOURCE_SERVER = "server"  # a full 200 answer
 SOURCE_REVALIDATED = "revalidated"  # 304: the cached map is still current
 SOURCE_CACHE = "cache"  # within the TTL, no request made
 SOURCE_FALLBACK = "fallback"  # the server was unreachable: read from the fallback file
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-
-
-class _ConnectFailed(Exception):
-    """The connection was never established: the request certainly did not reach the server."""
+SOURCE_STALE = "stale"  # the server was unreachable or failed: the last good map, within max_stale
 
 
 def _from_env(value: str | None, name: str) -> str | None:
@@ -105,12 +106,31 @@ class SecretVaultClient:
     are retried ``retries`` times on connection errors, timeouts and 5xx
     answers, waiting ``backoff``, then twice as long each time.
 
+    ``timeout`` bounds a whole call — connecting, sending, reading the answer,
+    and any retries with their waits — so a server that answers a byte at a time
+    cannot hold the client longer (``TransportError``, "timed out"). An answer
+    longer than ``max_response_bytes`` (default 8 MiB) raises
+    ``ResponseTooLargeError`` without being read further.
+
+    ``max_stale`` (seconds, off by default) keeps a service running through an
+    outage: when the server cannot be reached or answers 5xx, ``load()`` returns
+    the last map the server gave, for at most that long after it was last
+    confirmed, logging a warning with its age. A 401, 403 or 404 is always
+    raised: a revoked token must not keep working from memory.
+
+    A plain ``http://`` URL to a host other than this machine is refused
+    (``ConfigurationError``): the token would cross the network in clear. Pass
+    ``allow_http=True`` (or set ``SECRETVAULT_ALLOW_HTTP=1``) for a network you
+    trust, e.g. a sidecar or a private overlay.
+
     ``fallback_file`` (off by default) keeps a copy of the last map loaded **in
     plaintext on disk** (mode 0600) and serves it when the server cannot be
     reached. Only use it where the disk is as trusted as the process's memory.
     The file is matched on the workspace, so a client that must still discover
     its workspace cannot use it while the server is unreachable: set
-    ``SECRETVAULT_WORKSPACE`` where the fallback matters.
+    ``SECRETVAULT_WORKSPACE`` where the fallback matters. It is only read when
+    it is a regular file owned by the current user and writable by nobody else;
+    ``fallback_max_age`` (seconds) also ignores a copy saved longer ago.
     The client is safe to share between threads.
     """
 
@@ -127,6 +147,10 @@ class SecretVaultClient:
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
         fallback_file: str | os.PathLike[str] | None = None,
+        fallback_max_age: float | None = None,
+        max_stale: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_http: bool | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         url = _from_env(url, ENV_URL)
@@ -145,13 +169,25 @@ class SecretVaultClient:
             raise ConfigurationError(
                 f"The service token ({ENV_TOKEN} or token=) holds characters a token never has."
             )
-        for name, number in (("cache_ttl", cache_ttl), ("timeout", timeout), ("backoff", backoff)):
-            if not isinstance(number, (int, float)) or number < 0 or number != number:
+        seconds = [("cache_ttl", cache_ttl), ("timeout", timeout), ("backoff", backoff)]
+        seconds += [
+            (name, value)
+            for name, value in (("max_stale", max_stale), ("fallback_max_age", fallback_max_age))
+            if value is not None
+        ]
+        for name, number in seconds:
+            if not isinstance(number, (int, float)) or not 0 <= number < math.inf:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0.")
         if timeout == 0:
             raise ConfigurationError("timeout must be more than 0 seconds.")
         if not isinstance(retries, int) or retries < 0:
             raise ConfigurationError("retries must be a whole number >= 0.")
+        if (
+            not isinstance(max_response_bytes, int)
+            or isinstance(max_response_bytes, bool)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError("max_response_bytes must be a whole number of bytes > 0.")
 
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -166,6 +202,14 @@ class SecretVaultClient:
             port = parts.port
         except ValueError:
             raise ConfigurationError(f"{ENV_URL} has an invalid port.") from None
+        if allow_http is None:
+            allow_http = os.environ.get(ENV_ALLOW_HTTP, "").strip().lower() in ("1", "true", "yes", "on")
+        if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+            raise ConfigurationError(
+                f"{ENV_URL} is plain http:// to {parts.hostname[:100]}, another machine: the token would "
+                f"cross the network unencrypted. Use https://, or allow it for a network you trust "
+                f"(allow_http=True, --allow-http, or {ENV_ALLOW_HTTP}=1)."
+            )
 
         self._scheme = parts.scheme
         self._host = parts.hostname
@@ -182,7 +226,10 @@ class SecretVaultClient:
         self.retries = retries
         self.backoff = float(backoff)
         self.fallback_file = os.fspath(fallback_file) if fallback_file is not None else None
-        self._ssl_context = ssl_context
+        self.fallback_max_age = None if fallback_max_age is None else float(fallback_max_age)
+        self.max_stale = None if max_stale is None else float(max_stale)
+        self.max_response_bytes = max_response_bytes
+        self._endpoint = Endpoint(self._scheme, self._host, self._port, ssl_context)
         #: Where the map returned by the last ``load()`` came from: ``"server"``, ``"revalidated"``,
         #: ``"cache"`` or ``"fallback"``; ``None`` before the first load.
         self.last_load_source: str | None = None
@@ -192,6 +239,8 @@ class SecretVaultClient:
         self._served_env: str | None = None
         self._etag: str | None = None
         self._fresh_until = 0.0
+        # When the server last gave or confirmed the cached map (monotonic seconds); None: never.
+        self._confirmed_at: float | None = None
 
     # -- configuration, read-only after construction (the cache depends on it) -------------
 
@@ -279,15 +328,22 @@ class SecretVaultClient:
         """Every secret this client's token sees for its environment and scope: ``{KEY: SecretValue}``.
 
         The mapping is read-only. Within ``cache_ttl`` of the last answer no request
-        is made; after it, the map is revalidated with its ETag.
+        is made; after it, the map is revalidated with its ETag. When the server
+        cannot be reached or answers 5xx, the last good map is served for up to
+        ``max_stale`` seconds, then the fallback file (if any); otherwise the
+        error is raised (``TransportError``, ``ServerError``, ``HTTPError`` ...).
         """
         with self._lock:
             if self._cached is not None and time.monotonic() < self._fresh_until:
-                self.last_load_source = SOURCE_FALLBACK if self._cached_from_fallback else SOURCE_CACHE
+                if self.last_load_source not in (SOURCE_FALLBACK, SOURCE_STALE):
+                    self.last_load_source = SOURCE_CACHE
                 return self._cached
             try:
                 return self._fetch()
             except (TransportError, ServerError) as exc:
+                stale = self._serve_stale(exc)
+                if stale is not None:
+                    return stale
                 if not self.fallback_file:
                     raise
                 if self._workspace is None:
@@ -300,20 +356,52 @@ class SecretVaultClient:
                         ENV_WORKSPACE,
                     )
                     raise
-                fallback = self._read_fallback()
-                if fallback is None:
+                saved = fallback.read(
+                    self.fallback_file,
+                    self._fallback_identity(),
+                    max_bytes=self.max_response_bytes,
+                    max_age=self.fallback_max_age,
+                )
+                if saved is None:
                     raise
                 logger.warning(
-                    "secretvault: server unreachable (%s); using the fallback file %s (%d secrets)",
+                    "secretvault: server unreachable (%s); using the fallback file %s "
+                    "(%d secrets, saved %.0f s ago)",
                     type(exc).__name__,
                     self.fallback_file,
-                    len(fallback),
+                    len(saved.secrets),
+                    saved.age,
                 )
+                loaded = _freeze(saved.secrets)
                 # Kept for the TTL like a server answer (the server is not hammered meanwhile),
                 # without an ETag: the next revalidation fetches the map in full.
-                self._remember(fallback, etag=None, from_fallback=True)
+                self._remember(loaded, etag=None, from_fallback=True)
                 self.last_load_source = SOURCE_FALLBACK
-                return fallback
+                return loaded
+
+    def refresh(self) -> Secrets:
+        """Ask the server now, whatever the cache's age: ``load()`` with the cached map considered stale.
+
+        Costs one revalidation (a 304 when nothing changed); errors as ``load()``.
+        """
+        with self._lock:
+            self._fresh_until = 0.0
+            return self.load()
+
+    def watch(
+        self, callback: Callable[[Secrets | None, Secrets], object], interval: float = DEFAULT_CACHE_TTL
+    ) -> Watch:
+        """Call ``callback(old, new)`` on a daemon thread whenever the map changes; returns the ``Watch``.
+
+        Every ``interval`` seconds the thread calls ``refresh()`` (a 304 when
+        nothing changed). ``old`` is the map before the change (``None`` when the
+        client had never loaded one). Errors of a check are logged and the next
+        check goes on; so are exceptions raised by ``callback``. ``Watch.stop()``
+        ends the thread.
+        """
+        from secretvault_client.watch import Watch
+
+        return Watch(self, callback, interval)
 
     def get(self, key: str, default: Any = None) -> SecretValue | Any:
         """The secret ``key``, or ``default`` when it is not set."""
@@ -333,6 +421,26 @@ class SecretVaultClient:
             self._cached_from_fallback = False
             self._etag = None
             self._fresh_until = 0.0
+            self._confirmed_at = None
+
+    def _serve_stale(self, exc: SecretVaultError) -> Secrets | None:
+        if self.max_stale is None or self._cached is None or self._confirmed_at is None:
+            return None
+        now = time.monotonic()
+        age = now - self._confirmed_at
+        if age > self.max_stale:
+            return None
+        logger.warning(
+            "secretvault: server unreachable or failing (%s); serving the last good map, %.0f s old "
+            "(max_stale %g s)",
+            exc,
+            age,
+            self.max_stale,
+        )
+        # Not asked again before the TTL, nor served past max_stale.
+        self._fresh_until = min(now + self.cache_ttl, self._confirmed_at + self.max_stale)
+        self.last_load_source = SOURCE_STALE
+        return self._cached
 
     def _load_path(self, workspace: str) -> str:
         params = {name: value for name, value in (("env", self._env), ("scope", self._scope)) if value}
@@ -364,7 +472,7 @@ class SecretVaultClient:
         self._remember(loaded, etag=response.headers.get("etag"))
         self.last_load_source = SOURCE_SERVER
         if self.fallback_file:
-            self._write_fallback(raw)
+            fallback.write(self.fallback_file, self._fallback_identity(), raw)
         return loaded
 
     def _remember(self, secrets: Secrets, *, etag: str | None, from_fallback: bool = False) -> None:
@@ -372,6 +480,11 @@ class SecretVaultClient:
         self._cached_from_fallback = from_fallback
         self._etag = etag
         self._fresh_until = time.monotonic() + self.cache_ttl
+        if not from_fallback:
+            self._confirmed_at = time.monotonic()
+
+    def _fallback_identity(self) -> dict[str, Any]:
+        return {"url": self.url, "workspace": self._workspace, "env": self._env, "scope": self._scope}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -381,6 +494,7 @@ class SecretVaultClient:
         value: str,
         *,
         env: str | None = None,
+        envs: Iterable[str] | None = None,
         description: str | None = None,
         scope: Iterable[str] | None = None,
         token_type: str | None = None,
@@ -389,19 +503,35 @@ class SecretVaultClient:
     ) -> dict[str, Any]:
         """Write ``value`` as a new version of ``key``, creating the secret when there is none.
 
-        ``env`` (default: the client's environment) picks the secret that serves
-        that environment, as ``load()`` would; a new secret is created for that
-        environment alone, or global when there is no environment. ``scope``,
-        ``token_type`` and ``expires_at`` apply when the secret is created;
-        ``expected_version`` makes the update a check-and-set (``ConflictError``
-        when another writer got there first). The token needs ``can_write``.
+        Which secret: with ``envs``, the one whose environments are exactly
+        ``envs`` — updated when it exists, created otherwise (``envs=["prd"]`` next
+        to a global ``WORKERS`` creates prd's own ``WORKERS``; ``envs=[]`` is the
+        global secret). Without ``envs``, ``env`` (default: the client's
+        environment) picks the secret that serves that environment, as ``load()``
+        would, and a new secret is created for that environment alone (global
+        when there is no environment). ``scope``, ``token_type`` and
+        ``expires_at`` apply when the secret is created; ``expected_version``
+        makes the update a check-and-set (``ConflictError`` when another writer
+        got there first, or when there is no such secret). The token needs
+        ``can_write`` and must reach the environments.
 
         Returns the secret's metadata as the server reports it (no value), and
         clears the cache so that the next ``load()`` sees the new value.
+        ``TypeError`` for a value that is not a ``str``; ``ValueError`` for both
+        ``env`` and ``envs``.
         """
         if not isinstance(value, str):
             raise TypeError(f"The value of {key!r} must be a str, not {type(value).__name__}.")
+        if env is not None and envs is not None:
+            raise ValueError("Pass env= (the secret serving it) or envs= (exactly these), not both.")
+        wanted: list[str] | None = None
+        if envs is not None:
+            if isinstance(envs, str) or not all(isinstance(slug, str) and slug for slug in envs):
+                raise TypeError("envs must be a list of environment slugs, e.g. envs=['prd'].")
+            wanted = sorted(set(envs))
         env = env if env is not None else self._env
+        if wanted is not None:
+            env = wanted[0] if wanted else None
         update: dict[str, Any] = {"value": value}
         if description is not None:
             update["description"] = description
@@ -409,30 +539,60 @@ class SecretVaultClient:
             update["expected_version"] = expected_version
         query = f"?{urlencode({'env': env})}" if env else ""
         workspace = self.resolve_workspace()
+        secret_path = self._path("workspaces", workspace, "secrets", key) + query
+        create: dict[str, Any] = {
+            "key": key,
+            "value": value,
+            "envs": wanted if wanted is not None else ([env] if env else []),
+        }
+        for name, given in (
+            ("description", description),
+            ("token_type", token_type),
+            ("expires_at", expires_at),
+        ):
+            if given is not None:
+                create[name] = given
+        if scope is not None:
+            create["scope"] = list(scope)
         try:
             try:
-                response = self._request(
-                    "PATCH", self._path("workspaces", workspace, "secrets", key) + query, payload=update
-                )
+                if wanted is not None and not self._exists_exactly(secret_path, wanted):
+                    raise error_for_status(
+                        404, "No secret with exactly these environments.", method="GET", path=secret_path
+                    )
+                response = self._request("PATCH", secret_path, payload=update)
             except HTTPError as exc:
-                if exc.status != 404 or expected_version is not None:
+                if exc.status != 404:
                     raise
-                create: dict[str, Any] = {"key": key, "value": value, "envs": [env] if env else []}
-                if description is not None:
-                    create["description"] = description
-                if scope is not None:
-                    create["scope"] = list(scope)
-                if token_type is not None:
-                    create["token_type"] = token_type
-                if expires_at is not None:
-                    create["expires_at"] = expires_at
+                if expected_version is not None:
+                    raise error_for_status(
+                        409,
+                        f"No secret {key!r} to check version {expected_version} against; "
+                        "leave expected_version out to create it.",
+                        method=exc.method,
+                        path=exc.path,
+                    ) from None
                 response = self._request(
                     "POST", self._path("workspaces", workspace, "secrets"), payload=create
                 )
+        except PermissionDeniedError as exc:
+            raise _in_client_terms(exc) from None
         finally:
             # Even a failed write may have landed (a timeout after the server committed).
             self.clear_cache()
         return dict(response.body) if isinstance(response.body, Mapping) else {}
+
+    def _exists_exactly(self, secret_path: str, envs: list[str]) -> bool:
+        """Whether the secret that ``secret_path`` addresses has exactly ``envs`` as its environments."""
+        try:
+            response = self._request("GET", secret_path)
+        except HTTPError as exc:
+            # 404: no such key here; 400: several secrets of that key and none global (for envs=[]).
+            if exc.status in (400, 404):
+                return False
+            raise
+        found = response.body.get("envs") if isinstance(response.body, Mapping) else None
+        return isinstance(found, list) and sorted(found) == envs
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -446,8 +606,8 @@ class SecretVaultClient:
         *,
         headers: Mapping[str, str] | None = None,
         payload: Any = None,
-    ) -> _Response:
-        """One API call, with the retry policy. Returns 2xx and 304 answers; raises for the rest."""
+    ) -> Response:
+        """One API call, retries included, within ``timeout``: a 2xx or 304 answer, else an error."""
         all_headers = {
             "Authorization": f"Bearer {self._token}",
             "Accept": "application/json",
@@ -459,34 +619,59 @@ class SecretVaultClient:
             body = json.dumps(payload).encode()
             all_headers["Content-Type"] = "application/json"
         idempotent = method in ("GET", "HEAD")
+        short = path.split("?")[0]
+        deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:
+            remaining = deadline - time.monotonic()
             try:
-                response = self._send(method, path, all_headers, body)
-            except _ConnectFailed as exc:
+                if remaining <= 0:
+                    raise transport.DeadlineExceeded()
+                response = transport.send(
+                    self._endpoint,
+                    method,
+                    path,
+                    all_headers,
+                    body,
+                    timeout=remaining,
+                    max_bytes=self.max_response_bytes,
+                )
+            except transport.ConnectFailed as exc:
                 error: SecretVaultError = TransportError(f"Cannot connect to {self.url}: {exc}")
                 retry = True
+            except transport.DeadlineExceeded:
+                raise TransportError(
+                    f"{method} {self.url} timed out: no complete answer within {self.timeout:g} s"
+                ) from None
+            except transport.TooLarge as exc:
+                raise ResponseTooLargeError(method, short, exc.limit) from None
             except ssl.SSLCertVerificationError as exc:
                 # Retrying does not change a certificate.
                 raise TransportError(
                     f"TLS certificate of {self.url} not trusted: {exc.verify_message}"
                 ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                error = TransportError(f"{method} {self.url} failed: {_describe(exc)}")
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                error = TransportError(f"{method} {self.url} failed: {transport.describe(exc)}")
                 retry = idempotent
             else:
+                logger.debug("secretvault: %s %s -> %d", method, short, response.status)
+                if response.body is transport.NOT_JSON and (response.status < 300 or response.status == 304):
+                    raise ProtocolError(
+                        f"{method} {short} answered {response.status} with a body that is not JSON; "
+                        f"is {self.url} a secretvault API?"
+                    )
                 if response.status < 300 or response.status == 304:
                     return response
                 error = self._error(method, path, response)
                 retry = response.status >= 500 and (idempotent or response.status in _WRITE_RETRY_STATUSES)
-            if not retry or attempt >= self.retries:
-                raise error
             delay = self.backoff * (2**attempt)
+            if not retry or attempt >= self.retries or time.monotonic() + delay >= deadline:
+                raise error
             attempt += 1
             logger.warning(
                 "secretvault: %s %s failed (%s); retry %d of %d in %.2f s",
                 method,
-                path.split("?")[0],
+                short,
                 error,
                 attempt,
                 self.retries,
@@ -494,135 +679,80 @@ class SecretVaultClient:
             )
             time.sleep(delay)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._scheme == "https":
-            return http.client.HTTPSConnection(
-                self._host,
-                self._port,
-                timeout=self.timeout,
-                context=self._ssl_context or ssl.create_default_context(),
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-
-    def _send(self, method: str, path: str, headers: Mapping[str, str], body: bytes | None) -> _Response:
-        connection = self._connection()
-        try:
-            try:
-                connection.connect()
-            except ssl.SSLCertVerificationError:
-                raise
-            except OSError as exc:
-                raise _ConnectFailed(_describe(exc)) from None
-            connection.request(method, path, body=body, headers=dict(headers))
-            answer = connection.getresponse()
-            raw = answer.read()
-            response_headers = {name.lower(): value for name, value in answer.getheaders()}
-        finally:
-            connection.close()
-        logger.debug("secretvault: %s %s -> %d", method, path.split("?")[0], answer.status)
-        parsed: Any = None
-        if raw:
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = _NOT_JSON
-        if parsed is _NOT_JSON and (answer.status < 300 or answer.status == 304):
-            raise ProtocolError(
-                f"{method} {path.split('?')[0]} answered {answer.status} with a body that is not JSON; "
-                f"is {self.url} a secretvault API?"
-            )
-        return _Response(answer.status, response_headers, parsed)
-
-    def _error(self, method: str, path: str, response: _Response) -> HTTPError:
+    def _error(self, method: str, path: str, response: Response) -> HTTPError:
         detail = summarise_body(response.body)
         if detail is None:
             detail = http.client.responses.get(response.status, "Unexpected status")
             if 300 <= response.status < 400:
                 # Not followed: the token must not travel to wherever it points.
                 detail += f" (redirect not followed; point {ENV_URL} at the final address)"
-        retry_after: float | None = None
-        with contextlib.suppress(TypeError, ValueError):
-            retry_after = float(response.headers.get("retry-after", ""))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         return error_for_status(response.status, detail, method=method, path=path, retry_after=retry_after)
 
-    # -- fallback file -------------------------------------------------------------------
 
-    def _fallback_identity(self) -> dict[str, Any]:
-        return {"url": self.url, "workspace": self._workspace, "env": self._env, "scope": self._scope}
+def parse_retry_after(header: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: finite, ``0 <= s <= MAX_RETRY_AFTER``; ``None`` if unusable.
 
-    def _write_fallback(self, secrets: Mapping[str, str]) -> None:
-        """Replace the fallback file atomically; it is created readable by its owner only."""
-        assert self.fallback_file is not None  # noqa: S101 (callers check)
-        target = os.path.abspath(self.fallback_file)
-        temporary = os.path.join(
-            os.path.dirname(target), f".{os.path.basename(target)}.{_random.token_hex(8)}.tmp"
-        )
-        document = {
-            "format": 1,
-            **self._fallback_identity(),
-            "saved_at": int(time.time()),
-            "secrets": secrets,
-        }
-        flags = (
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        )
+    Accepts delta-seconds and an HTTP date (RFC 9110 §10.2.3). Anything else —
+    ``inf``, ``nan``, a negative number, text — is ``None``; a longer wait is cut
+    to ``MAX_RETRY_AFTER`` so that a hostile server cannot park a caller.
+    """
+    if header is None:
+        return None
+    text = header.strip()
+    seconds: float | None = None
+    try:
+        seconds = float(text)
+    except ValueError:
         try:
-            descriptor = os.open(temporary, flags, 0o600)
-            try:
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(json.dumps(document, ensure_ascii=False).encode())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
-        except OSError as exc:
-            # The load itself succeeded; a service should not fail because its safety copy did.
-            logger.warning("secretvault: could not write the fallback file %s: %s", target, _describe(exc))
-
-    def _read_fallback(self) -> Secrets | None:
-        assert self.fallback_file is not None  # noqa: S101 (callers check)
-        try:
-            with open(self.fallback_file, "rb") as handle:
-                document = json.loads(handle.read())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            logger.warning("secretvault: fallback file %s unusable: %s", self.fallback_file, _describe(exc))
-            return None
-        if not isinstance(document, Mapping) or document.get("format") != 1:
-            logger.warning(
-                "secretvault: fallback file %s is not a secretvault fallback file", self.fallback_file
-            )
-            return None
-        identity = self._fallback_identity()
-        if any(document.get(name) != value for name, value in identity.items()):
-            logger.warning(
-                "secretvault: fallback file %s was written for another URL, workspace, env or scope; ignored",
-                self.fallback_file,
-            )
-            return None
-        raw = document.get("secrets")
-        if not isinstance(raw, Mapping) or not all(
-            isinstance(key, str) and isinstance(value, str) for key, value in raw.items()
-        ):
-            logger.warning("secretvault: fallback file %s is malformed", self.fallback_file)
-            return None
-        return _freeze(raw)
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            seconds = moment.timestamp() - (time.time() if now is None else now)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    if seconds < 0:
+        # A date in the past means "now"; a negative delta is nonsense.
+        return 0.0 if not _is_number(text) else None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
-_NOT_JSON: Any = object()
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` (and ``*.localhost``, RFC 6761) and loopback addresses (127/8, ::1)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+_CLIENT_SENTENCES = (
+    ("'envs'", "Pass envs=[...] to set() (e.g. envs=['prd']) to write that environment's own secret."),
+    ("'scope'", "Pass scope=[...] to set() when it creates the secret."),
+)
+
+
+def _in_client_terms(exc: PermissionDeniedError) -> PermissionDeniedError:
+    """The server names API fields ('envs', 'scope'); a client user needs the argument of ``set()``."""
+    detail = exc.detail
+    for field, sentence in _CLIENT_SENTENCES:
+        if field in detail:
+            parts = [part for part in detail.split(". ") if field not in part]
+            detail = ". ".join(part.rstrip(".") for part in parts) + ". " + sentence
+    replacement = PermissionDeniedError(exc.status, detail, method=exc.method, path=exc.path)
+    return replacement
 
 
 def _freeze(raw: Mapping[str, str]) -> Secrets:
     return MappingProxyType({key: SecretValue(key, value) for key, value in raw.items()})
-
-
-def _describe(exc: BaseException) -> str:
-    """A short reason for a transport failure (``OSError`` messages hold no request data)."""
-    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since Python 3.10
-        return "timed out"
-    text = str(exc) if isinstance(exc, OSError) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -7,8 +7,12 @@ the server's ``detail`` (which the server itself keeps free of values).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
+
+#: The longest ``ThrottledError.retry_after`` (seconds): a hostile server cannot park a caller.
+_MAX_RETRY_AFTER = 3600.0
 
 
 class SecretVaultError(Exception):
@@ -25,6 +29,23 @@ class TransportError(SecretVaultError):
 
 class ProtocolError(SecretVaultError):
     """The server answered, but not with what a secretvault API sends (e.g. an HTML page from a proxy)."""
+
+
+class ResponseTooLargeError(ProtocolError):
+    """The answer's body is longer than ``max_response_bytes``: it was not read further.
+
+    A secretvault API answers a load with a few KB per secret; far more means a
+    misbehaving server or proxy (or a workspace that needs a higher cap).
+    """
+
+    def __init__(self, method: str, path: str, limit: int) -> None:
+        self.method = method
+        self.path = path
+        self.limit = limit
+        super().__init__(
+            f"{method} {path} answered more than {limit} bytes; refused (raise max_response_bytes if the "
+            "workspace really holds that much)."
+        )
 
 
 class HTTPError(SecretVaultError):
@@ -60,12 +81,20 @@ class ConflictError(HTTPError):
 
 
 class ThrottledError(HTTPError):
-    """429: too many requests. ``retry_after`` is the server's hint in seconds, when it sent one."""
+    """429: too many requests. ``retry_after`` is the server's hint in seconds, when it sent a usable one.
+
+    It is always ``None`` or a finite number ``0 <= retry_after <= 3600``
+    (``core.MAX_RETRY_AFTER``): a value out of that range is clamped, a
+    non-finite or negative one dropped, so ``time.sleep(exc.retry_after)`` is safe.
+    """
 
     def __init__(
         self, status: int, detail: str, *, method: str = "", path: str = "", retry_after: float | None = None
     ) -> None:
         super().__init__(status, detail, method=method, path=path)
+        if retry_after is not None:
+            finite = isinstance(retry_after, (int, float)) and math.isfinite(retry_after) and retry_after >= 0
+            retry_after = min(float(retry_after), _MAX_RETRY_AFTER) if finite else None
         self.retry_after = retry_after
 
 

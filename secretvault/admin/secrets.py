@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from secretvault import services
 from secretvault.admin.base import (
     EnvironmentFilter,
-    ServiceFormAdmin,
     StateFilter,
+    WorkspaceFirstAdmin,
     expiry_cell,
     no_store,
     state_badge,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 @admin.register(Secret)
-class SecretAdmin(ServiceFormAdmin):
+class SecretAdmin(WorkspaceFirstAdmin):
     form = SecretForm
     list_display = [
         "key",
@@ -102,7 +102,7 @@ class SecretAdmin(ServiceFormAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Secret | None = None) -> _FieldsetSpec:
         if obj is None:
             return [
-                (None, {"fields": ["workspace", "key", "value", "description", "token_type"]}),
+                (None, {"fields": ["workspace", "key", "value", "store_empty", "description", "token_type"]}),
                 (_("Where it applies"), {"fields": ["environments", "scope", "expires_at"]}),
             ]
         if not self.has_change_permission(request, obj):
@@ -114,7 +114,17 @@ class SecretAdmin(ServiceFormAdmin):
         return [
             (
                 None,
-                {"fields": ["workspace", "key", "value", "expected_version", "description", "token_type"]},
+                {
+                    "fields": [
+                        "workspace",
+                        "key",
+                        "value",
+                        "store_empty",
+                        "expected_version",
+                        "description",
+                        "token_type",
+                    ]
+                },
             ),
             (_("Where it applies"), {"fields": ["environments", "scope", "expires_at"]}),
             (_("State"), {"fields": self.state_fields}),

@@ -7,7 +7,6 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import F, Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from secretvault.api.serializers import parse_moment
@@ -18,9 +17,22 @@ from secretvault.validators import validate_scope_tag, validate_slug
 MAX_SECONDS = 100 * 366 * 24 * 3600
 
 
-@extend_schema_field(OpenApiTypes.INT)
+class WholeNumberFormField(forms.IntegerField):
+    """Decimal digits only: Django's IntegerField also takes ``" 5"``, ``+5`` and ``5.0``."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value not in self.empty_values and not (
+            isinstance(value, str) and value.isascii() and value.isdigit()
+        ):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_SECONDS})
 class SecondsFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
+    """Seconds from now, ``0`` to ``MAX_SECONDS``: anything else is 400."""
+
+    field_class = WholeNumberFormField
 
 
 class MomentFormField(forms.Field):

@@ -119,13 +119,14 @@ def parse_moment(data: Any) -> dt.datetime | None:
     return None
 
 
+# OpenAPI 3.0.3 has no ``type: [integer, string, "null"]``, and strict validators ignore
+# ``nullable`` without a sibling ``type``: the null rides on the integer branch.
 @extend_schema_field(
     {
-        "oneOf": [
-            {"type": "integer", "description": "Unix seconds"},
-            {"type": "string", "format": "date-time"},
+        "anyOf": [
+            {"type": "integer", "nullable": True, "description": "Unix seconds, or null for none"},
+            {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
         ],
-        "nullable": True,
         "description": "Unix seconds or an ISO 8601 moment (naive = UTC); in the future; null for none.",
     }
 )
@@ -172,6 +173,10 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Unknown or read-only field; it cannot be set."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class NoFieldsSerializer(StrictSerializer):
+    """The body of an action that takes no input (revoke, restore): absent or ``{}``."""
 
 
 # ----------------------------------------------------------------------------------

@@ -736,11 +736,13 @@ def test_timeout(stub: Stub) -> None:
     assert time.monotonic() - started < 1.5
 
 
-def test_a_timeout_is_retried(stub: Stub) -> None:
+def test_the_timeout_covers_the_retries_too(stub: Stub) -> None:
+    """``timeout`` bounds the whole call: a slow first attempt leaves no time for a second."""
     stub.script(Reply(200, {"secrets": {}}, delay=1.0), load_reply({"A": "1"}))
     client = stub_client(stub, timeout=0.2, retries=1)
-    assert client.load()["A"] == "1"
-    assert len(stub.seen) == 2
+    with pytest.raises(TransportError, match=r"timed out: no complete answer within 0.2 s"):
+        client.load()
+    assert len(stub.seen) == 1
 
 
 def test_redirect_is_not_followed(stub: Stub) -> None:
@@ -846,7 +848,10 @@ def test_unreachable_server_and_unknown_workspace_is_a_transport_error(tmp_path:
     path = tmp_path / "fallback.json"
     url = f"http://127.0.0.1:{port}/api/v1/"
     path.write_text(
-        json.dumps({"format": 1, "url": url, "workspace": "acme", "env": None, "scope": None, "secrets": {}})
+        json.dumps(
+            {"format": 1, "url": url, "workspace": "acme", "env": None, "scope": None, "secrets": {}}
+            | {"saved_at": int(time.time())}
+        )
     )
     client = SecretVaultClient(url=url, token="svt_a_b", fallback_file=path, retries=0)
     with pytest.raises(TransportError, match="Cannot connect"):

@@ -11,7 +11,7 @@ import pytest
 
 import secretvault_client
 
-CLIENT_MODULES = ["core", "errors", "values", "cli"]
+CLIENT_MODULES = ["core", "errors", "values", "cli", "process", "childenv", "watch"]
 
 
 def test_every_public_name_is_re_exported_as_the_same_object() -> None:
@@ -22,7 +22,7 @@ def test_every_public_name_is_re_exported_as_the_same_object() -> None:
         assert getattr(old, name) is getattr(secretvault_client, name), name
 
 
-@pytest.mark.parametrize("module", CLIENT_MODULES)
+@pytest.mark.parametrize("module", [*CLIENT_MODULES, "environ"])
 def test_old_submodule_paths_are_the_same_module_objects(module: str) -> None:
     old = importlib.import_module(f"secretvault.client.{module}")
     assert old is importlib.import_module(f"secretvault_client.{module}")

@@ -1,0 +1,11 @@
+"""``secretvault_client.environ``, under its old name (the same module object, not a copy)."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import secretvault_client.environ
+
+if TYPE_CHECKING:
+    from secretvault_client.environ import *  # noqa: F403
+
+sys.modules[__name__] = secretvault_client.environ
