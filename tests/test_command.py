@@ -592,6 +592,16 @@ def test_delete_asks_on_a_terminal(cli: Cli, make_secret: Callable[..., Secret])
     assert not Secret.objects.exists()
 
 
+def test_counts_in_messages_use_plural_forms(cli: Cli, make_secret: Callable[..., Secret]) -> None:
+    """One version, one event: no "all 1 versions", no "1 events" (issue #11.10)."""
+    make_secret("API_KEY", VALUE)
+    result = cli("delete", "API_KEY", "-w", "acme", stdin="n\n", tty=True)
+    assert result.err.startswith("Delete secret API_KEY and its 1 version? [y/N] ")
+    fresh = services.create_workspace(slug="fresh")
+    assert fresh.pk
+    assert cli("audit", "verify", "-w", "fresh").out == "Audit chain of fresh verified: 1 event intact.\n"
+
+
 def test_delete_refuses_without_a_terminal_or_yes(cli: Cli, make_secret: Callable[..., Secret]) -> None:
     make_secret("API_KEY", VALUE)
     before = snapshot()
@@ -774,7 +784,7 @@ def test_import_into_an_env(
     path = tmp_path / "prd.env"
     path.write_text("API_KEY=prd\n")
     assert cli("import", str(path), "-w", "acme", "--env", "prd").out.startswith(
-        "Imported 1 secrets into acme (env prd): 1 created, 0 updated, 0 unchanged."
+        "Imported 1 secret into acme (env prd): 1 created, 0 updated, 0 unchanged."
     )
     assert services.reveal(global_) == "global"
     assert services.load(global_.workspace, env="prd") == {"API_KEY": "prd"}
@@ -800,6 +810,17 @@ def test_import_dry_run_writes_nothing(cli: Cli, tmp_path: Path, make_secret: Ca
         "Would import 2 secrets into acme (global): 1 created, 1 updated, 0 unchanged."
     )
     assert snapshot() == before
+
+
+def test_import_reports_progress_on_stderr(cli: Cli, workspace: Workspace) -> None:
+    from secretvault import bulk
+
+    text = "".join(f"K{i}={i}\n" for i in range(bulk.IMPORT_BATCH + 5))
+    result = cli("import", "-", "-w", "acme", stdin=text)
+    assert result.code == 0, result.err
+    assert f"import: {bulk.IMPORT_BATCH}/{bulk.IMPORT_BATCH + 5} keys" in result.err
+    assert f"import: {bulk.IMPORT_BATCH + 5}/{bulk.IMPORT_BATCH + 5} keys" in result.err
+    assert "import:" not in result.out
 
 
 @pytest.mark.parametrize(
@@ -839,10 +860,11 @@ def test_import_non_object_json(cli: Cli, tmp_path: Path, workspace: Workspace, 
     )
 
 
-def test_import_is_one_transaction(
+def test_import_refuses_a_conflict_before_writing_anything(
     cli: Cli, prd: Environment, dev: Environment, make_secret: Callable[..., Secret]
 ) -> None:
-    # The second key conflicts with a secret serving prd and dev: the first must not stay.
+    # The second key conflicts with a secret serving prd and dev: the whole import is
+    # planned first, so the first key is not written either (batches come after).
     make_secret("TAKEN", VALUE, envs=["prd", "dev"])
     before = snapshot()
     result = cli("import", "-", "-w", "acme", "--env", "prd", stdin="AAA=1\nTAKEN=2\n")
