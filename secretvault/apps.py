@@ -8,7 +8,8 @@ class SecretVaultConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from secretvault import checks  # noqa: F401  (registers the system checks)
+        # Registers the system checks, and the receivers counting failed password logins.
+        from secretvault import checks, logins  # noqa: F401
         from secretvault.redaction import install_log_filters
 
         install_log_filters()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from secretvault import crypto
 from secretvault.errors import SecretVaultError
@@ -16,6 +21,8 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from secretvault.models import AuditEvent, ServiceToken, Workspace
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,18 +57,10 @@ SYSTEM = Actor()
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The peer address Django saw. Proxies should set REMOTE_ADDR (e.g. via their WSGI server)."""
-    address = request.META.get("REMOTE_ADDR") or None
-    if address is None:
-        return None
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_ipv46_address
+    """The client's address: REMOTE_ADDR, or a trusted proxy's header (``secretvault.network``)."""
+    from secretvault.network import client_address as address_of
 
-    try:
-        validate_ipv46_address(address)
-    except ValidationError:
-        return None
-    return address
+    return address_of(request)
 
 
 def record(
@@ -78,9 +77,16 @@ def record(
     Events of a workspace form a chain: each carries the next sequence number
     and an HMAC (under the workspace's audit key) over its fields and the
     previous event's digest, so ``verify_chain`` detects an edited, removed or
-    reordered row. Call it as the last step of a write, after every lock is
-    taken: concurrent appenders race for the next sequence number through a
-    unique constraint and retry, and must not hold locks the winner needs.
+    reordered row. The workspace's head row (``WorkspaceHead``) is moved to the
+    new event in the same transaction, by a compare-and-set on its sequence, and
+    its ``revision`` grows by one unless ``action`` is a read (``READ_ACTIONS``):
+    a removed trailing event no longer matches the head, and a ``load`` ETag
+    follows every write. Call it as the last step of a write, after every other
+    lock: the head row's lock is held from here to the commit, and every
+    appender of the workspace (every audited ``load`` too) waits for it.
+
+    Raises ``SecretVaultError`` when the chain cannot be appended to (contention
+    beyond 50 attempts, or a head behind its events).
     """
     from secretvault.models import AuditEvent
 
@@ -99,35 +105,136 @@ def record(
     if workspace is None:
         event.save(force_insert=True)
         return event
+    pending: list[tuple[Workspace, AuditEvent]] | None = getattr(_together, "events", None)
+    if pending is not None:
+        pending.append((workspace, event))  # appended when ``appended_together`` ends
+        return event
+    _append(workspace, [event])
+    return event
+
+
+def _append(workspace: Workspace, events: list[AuditEvent]) -> None:
+    """Chain ``events`` after the workspace's head and move the head, in one transaction."""
+    from secretvault.models import AuditEvent, WorkspaceHead
+
     mac_key = workspace.audit_key()
+    bump = sum(1 for event in events if event.action not in READ_ACTIONS)
     # The head this process last committed: right unless another process appended
-    # since, in which case the insert collides and we read the real head.
+    # since, in which case the compare-and-set below moves no row and we read it.
     head = _chain_heads.get(workspace.pk)
     for _attempt in range(_MAX_CHAIN_ATTEMPTS):
         if head is None:
-            head = (
-                AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
-                .order_by("-sequence")
-                .values_list("sequence", "chain_digest")
-                .first()
-            ) or (0, "")
-        event.sequence = head[0] + 1
-        event.chain_digest = crypto.chain_digest(mac_key, head[1], event.chain_message())
-        try:
-            with transaction.atomic():
-                event.save(force_insert=True)
-        except IntegrityError:
-            event._state.adding = True
-            head = None
-            continue
-        _remember_head_on_commit(workspace.pk, (event.sequence, event.chain_digest))
-        return event
+            head = _read_head(workspace, mac_key)
+        sequence, digest = head
+        for event in events:
+            sequence += 1
+            event.sequence = sequence
+            event.chain_digest = digest = crypto.chain_digest(mac_key, digest, event.chain_message())
+        # Head first, events second, one transaction: the head row's lock is the chain
+        # slot, held from here to the caller's commit (the caller's last step).
+        with transaction.atomic(savepoint=False):
+            moved = WorkspaceHead.objects.filter(workspace_id=workspace.pk, sequence=head[0]).update(
+                sequence=sequence,
+                digest=digest,
+                seal=head_seal(mac_key, sequence, digest),
+                revision=F("revision") + bump,
+            )
+            if not moved:
+                head = None
+                continue
+            try:
+                if len(events) == 1:
+                    events[0].save(force_insert=True)
+                else:
+                    AuditEvent.objects.bulk_create(events)
+            except IntegrityError:
+                raise SecretVaultError(
+                    f"The audit chain head of workspace {workspace.slug!r} is behind its events; "
+                    "run 'audit verify'."
+                ) from None
+        _remember_head_on_commit(workspace.pk, (sequence, digest))
+        return
     raise SecretVaultError("Could not append to the audit chain: too much contention.")
 
+
+_together = threading.local()
+
+
+@contextmanager
+def appended_together() -> Iterator[None]:
+    """Hold back the chained events recorded inside; append them in one go at the end.
+
+    For bulk jobs: use it inside the batch's ``transaction.atomic()`` so that the
+    chain slot (the head row's lock, which every audited request waits for) is
+    taken once, at the end of the batch, and held only until its commit. Nested
+    uses append with the outermost. On an exception nothing is appended.
+    """
+    if getattr(_together, "events", None) is not None:
+        yield
+        return
+    _together.events = []
+    try:
+        yield
+        pending: list[tuple[Workspace, AuditEvent]] = _together.events
+    finally:
+        _together.events = None
+    by_workspace: dict[Any, tuple[Workspace, list[AuditEvent]]] = {}
+    for workspace, event in pending:
+        by_workspace.setdefault(workspace.pk, (workspace, []))[1].append(event)
+    for workspace, events in by_workspace.values():
+        _append(workspace, events)
+
+
+#: Audited reads: they extend the chain but change nothing, so they leave the revision alone.
+READ_ACTIONS = frozenset({"secrets.load", "secret.reveal"})
 
 _MAX_CHAIN_ATTEMPTS = 50
 # workspace id -> (sequence, digest) of the last event this process committed.
 _chain_heads: dict[Any, tuple[int, str]] = {}
+
+
+def head_seal(mac_key: bytes, sequence: int, digest: str) -> str:
+    """HMAC sealing the head row: no row of the chain holds it, so a head set back to an
+    earlier event (to hide a removed trailing one) needs the audit key to forge."""
+    return hmac.new(mac_key, b"head\x00%d\x00%s" % (sequence, digest.encode("ascii")), "sha256").hexdigest()
+
+
+def _read_head(workspace: Workspace, mac_key: bytes) -> tuple[int, str]:
+    """The committed head ``(sequence, digest)``; creates the head row when there is none.
+
+    A workspace gets its row with its first event. A row missing while events
+    exist means someone removed it: it is rebuilt from the last event (so that
+    writes keep working) and the fact is logged; ``verify_chain`` reported it
+    until then.
+    """
+    from secretvault.models import AuditEvent, WorkspaceHead
+
+    row = WorkspaceHead.objects.filter(workspace_id=workspace.pk).values_list("sequence", "digest").first()
+    if row is not None:
+        return row
+    last = (
+        AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
+        .order_by("-sequence")
+        .values_list("sequence", "chain_digest")
+        .first()
+    ) or (0, "")
+    if last[0]:
+        logger.error(
+            "secretvault audit: workspace %r had events but no chain head; rebuilt it at event %d.",
+            workspace.slug,
+            last[0],
+        )
+    try:
+        with transaction.atomic():
+            WorkspaceHead.objects.create(
+                workspace_id=workspace.pk,
+                sequence=last[0],
+                digest=last[1],
+                seal=head_seal(mac_key, last[0], last[1]),
+            )
+    except IntegrityError:
+        pass  # created meanwhile by another appender
+    return WorkspaceHead.objects.filter(workspace_id=workspace.pk).values_list("sequence", "digest").get()
 
 
 def _remember_head_on_commit(workspace_id: Any, head: tuple[int, str]) -> None:
@@ -159,8 +266,10 @@ def verify_chain(workspace: Workspace) -> ChainReport:
     """Recompute a workspace's audit chain; report every break.
 
     Finds edited rows (digest mismatch), removed rows (a gap in the sequence or
-    a broken link), and writes whose event is missing (a stored secret version
-    with no matching audit event, which also catches a removed last event).
+    a broken link), removed trailing rows (the chain ends before the head row's
+    sequence, or the head's seal or digest does not match: issue #10.6), and
+    writes whose event is missing (a stored secret version with no matching
+    audit event).
     """
     from secretvault.models import AuditEvent, SecretVersion
 
@@ -182,6 +291,7 @@ def verify_chain(workspace: Workspace) -> ChainReport:
             recorded_writes.add((event.key, event.version))
         previous = event.chain_digest
         expected = event.sequence + 1
+    problems.extend(_head_problems(workspace, mac_key, last=expected - 1, last_digest=previous))
     unrecorded = [
         f"{key} v{number}"
         for key, number in SecretVersion.objects.filter(secret__workspace=workspace)
@@ -193,6 +303,30 @@ def verify_chain(workspace: Workspace) -> ChainReport:
         shown = ", ".join(unrecorded[:10]) + (" …" if len(unrecorded) > 10 else "")
         problems.append(f"{len(unrecorded)} stored version(s) have no audit event: {shown}")
     return ChainReport(checked=checked, problems=problems)
+
+
+def _head_problems(workspace: Workspace, mac_key: bytes, *, last: int, last_digest: str) -> list[str]:
+    """Compare the chain's last event with the head row written beside every append."""
+    from secretvault.models import WorkspaceHead
+
+    head = (
+        WorkspaceHead.objects.filter(workspace_id=workspace.pk)
+        .values_list("sequence", "digest", "seal")
+        .first()
+    )
+    if head is None:
+        return [f"the chain head is missing (the chain ends at event {last})"] if last else []
+    sequence, digest, seal = head
+    problems = []
+    if not hmac.compare_digest(seal, head_seal(mac_key, sequence, digest)):
+        problems.append("the chain head does not match its seal (it was edited)")
+    if sequence > last:
+        problems.append(f"events {last + 1}..{sequence} at the end of the chain are missing")
+    elif sequence < last:
+        problems.append(f"the chain head records event {sequence} but the chain ends at event {last}")
+    elif not hmac.compare_digest(digest, last_digest):
+        problems.append(f"the last event ({last}) is not the one the chain head records")
+    return problems
 
 
 _VERSION_WRITES = {"secret.create", "secret.update", "secret.rollback", "secret.import"}

@@ -36,6 +36,16 @@ DEFAULTS: dict[str, Any] = {
     "DATA_KEY_CACHE_SECONDS": 300,
     # ``last_used_at`` of a token is written at most this often, in seconds.
     "TOKEN_LAST_USED_RESOLUTION": 60,
+    # Accept HTTP Basic (username and password on every request) on the API. Off by
+    # default: people use the session, services use tokens. Failed passwords are
+    # throttled and audited either way (docs/security.md).
+    "API_BASIC_AUTH": False,
+    # Where the client's address comes from. None: REMOTE_ADDR (the peer; behind a
+    # proxy, the proxy). A header name such as "X-Forwarded-For": the address the
+    # outermost trusted proxy saw, TRUSTED_PROXY_COUNT entries from the right.
+    "CLIENT_ADDRESS_HEADER": None,
+    # How many proxies of yours append to CLIENT_ADDRESS_HEADER (1: one proxy).
+    "TRUSTED_PROXY_COUNT": 1,
 }
 
 # Schema-bound constants: changing these needs a migration, so they are not

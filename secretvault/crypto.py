@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.views.decorators.debug import sensitive_variables
 
 from secretvault.conf import CONSTANTS, vault_settings
-from secretvault.errors import DecryptionError, MasterKeyError
+from secretvault.errors import CryptoError, DecryptionError, MasterKeyError
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -314,18 +314,28 @@ def encrypt_value(cipher: AESGCM, data_key_id: str, plaintext: str, context: byt
 
 
 @sensitive_variables()
-def decrypt_value(cipher: AESGCM, data_key_id: str, blob: bytes, context: bytes) -> str:
+def decrypt_value(
+    cipher: AESGCM,
+    data_key_id: str,
+    blob: bytes,
+    context: bytes,
+    others: Mapping[str, AESGCM] | None = None,
+) -> str:
     """Decrypt a value sealed under the data key ``data_key_id``.
 
-    A blob whose header names another data key is refused without trying.
+    A blob whose header names another data key is refused without trying,
+    unless ``others`` holds that key (a workspace mid-way through a data key
+    rotation keeps its previous key there until every version is re-encrypted).
     """
 
     def lookup(key_id: str) -> AESGCM:
-        if key_id != data_key_id:
-            raise DecryptionError(
-                f"Value is sealed with data key {key_id!r}, not the workspace's key {data_key_id!r}."
-            )
-        return cipher
+        if key_id == data_key_id:
+            return cipher
+        if others and key_id in others:
+            return others[key_id]
+        raise DecryptionError(
+            f"Value is sealed with data key {key_id!r}, not the workspace's key {data_key_id!r}."
+        )
 
     plaintext = unseal(lookup, blob, context)
     try:
@@ -340,6 +350,7 @@ def decrypt_values(
     data_key_id: str,
     workspace_id: uuid.UUID,
     items: Iterable[tuple[str, bytes, bytes, int]],
+    others: Mapping[str, AESGCM] | None = None,
 ) -> dict[str, str]:
     """Decrypt many values of one workspace: ``{name: plaintext}``.
 
@@ -351,23 +362,28 @@ def decrypt_values(
     start = len(expected)
     prefix = _PURPOSE_VALUE + workspace_id.bytes
     values: dict[str, str] = {}
-    for name, blob, secret_id, version in items:
-        blob = bytes(blob)
-        context = prefix + secret_id + version.to_bytes(8, "big")
-        if blob[:start] != expected:
-            # A foreign or malformed header: the general path names the problem.
-            values[name] = decrypt_value(cipher, data_key_id, blob, context)
-            continue
-        try:
-            plaintext = cipher.decrypt(
-                blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], expected + context
-            )
-        except InvalidTag:
-            raise DecryptionError(
-                f"Ciphertext sealed with key {data_key_id!r} failed authentication: "
-                "it was tampered with, moved from another row, or the key is wrong."
-            ) from None
-        values[name] = plaintext.decode("utf-8")
+    name, version = "", 0
+    try:
+        for name, blob, secret_id, version in items:
+            blob = bytes(blob)
+            context = prefix + secret_id + version.to_bytes(8, "big")
+            if blob[:start] != expected:
+                # A foreign or malformed header: the general path names the problem.
+                values[name] = decrypt_value(cipher, data_key_id, blob, context, others)
+                continue
+            try:
+                plaintext = cipher.decrypt(
+                    blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], expected + context
+                )
+            except InvalidTag:
+                raise DecryptionError(
+                    f"Ciphertext sealed with key {data_key_id!r} failed authentication: "
+                    "it was tampered with, moved from another row, or the key is wrong."
+                ) from None
+            values[name] = plaintext.decode("utf-8")
+    except CryptoError as exc:
+        exc.locate(key=name, version=version)  # the operators' log names the row (issue #10.11)
+        raise
     return values
 
 

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SecretVaultError(Exception):
     """Base class of every secretvault error."""
 
 
 class CryptoError(SecretVaultError):
-    """Base class of encryption errors."""
+    """Base class of encryption errors.
+
+    ``location`` says where it happened (``workspace`` slug, secret ``key``,
+    ``version``) once a caller that knows adds it with ``locate``; never a value.
+    """
+
+    location: dict[str, Any]
+
+    def locate(self, **where: Any) -> None:
+        """Add what the caller knows of the place; what an inner caller said first wins."""
+        self.location = {**where, **getattr(self, "location", {})}
+
+    def place(self) -> str:
+        """``workspace 'acme', secret 'API_KEY', version 3`` (or ``unknown place``)."""
+        location = getattr(self, "location", {})
+        names = {"workspace": "workspace", "key": "secret", "version": "version"}
+        parts = [
+            f"{label} {location[name]!r}" if name != "version" else f"{label} {location[name]}"
+            for name, label in names.items()
+            if location.get(name) is not None
+        ]
+        return ", ".join(parts) or "unknown place"
 
 
 class MasterKeyError(CryptoError):

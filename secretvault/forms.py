@@ -21,6 +21,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.http import QueryDict
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -62,17 +63,18 @@ class ScopeField(forms.CharField):
 
 
 class EnvironmentChoiceField(forms.ModelMultipleChoiceField):
-    """Environments as checkboxes, labelled ``workspace / slug`` when several workspaces show."""
+    """Environments as checkboxes: those of the form's workspace only (SPEC §8 "Admin").
+
+    Empty until a workspace is known; :func:`limit_to_workspace` sets the
+    choices and an error message naming the workspace.
+    """
 
     def __init__(self, queryset: models.QuerySet[Environment], **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
-        self.show_workspace = True
         super().__init__(queryset, **kwargs)
 
     def label_from_instance(self, obj: Environment) -> str:
-        if self.show_workspace:
-            return f"{obj.workspace.slug} / {obj.slug}"
         return obj.slug
 
 
@@ -124,32 +126,51 @@ class ServiceModelForm(forms.ModelForm):
         return name in self.changed_data
 
 
-def _workspace_from(form: forms.BaseForm) -> Workspace | None:
-    """The workspace the form is about: its instance's, else the one chosen or given as initial."""
+def workspace_of(form: forms.BaseForm) -> Workspace | None:
+    """The workspace the form is about: its instance's, else the one posted or given as initial.
+
+    A posted or initial workspace counts only if the form's own ``workspace``
+    field offers it (so a queryset narrowed by the admin narrows this too).
+    """
     instance = getattr(form, "instance", None)
     if instance is not None and not instance._state.adding and instance.workspace_id:
         return instance.workspace
     raw = form.data.get(form.add_prefix("workspace")) if form.is_bound else form.initial.get("workspace")
+    field = form.fields.get("workspace")
+    choices = Workspace.objects.all()
+    if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+        choices = field.queryset
     if isinstance(raw, Workspace):
-        return raw
+        raw = raw.pk
     if not raw:
         return None
     try:
-        return Workspace.objects.filter(pk=raw).first()
+        return choices.filter(pk=raw).first()
     except (ValidationError, ValueError):
         return None
 
 
-def _limit_environments(form: forms.BaseForm, workspace: Workspace | None) -> None:
+def limit_to_workspace(form: forms.BaseForm, workspace: Workspace | None) -> None:
+    """Offer only ``workspace``'s environments (none while no workspace is chosen).
+
+    On the add page the ``workspace`` select is narrowed to that workspace too, so
+    the environments shown always belong to the workspace that will be saved; the
+    admin's add view lets the user choose the workspace first.
+    """
     field = form.fields.get("environments")
-    if not isinstance(field, EnvironmentChoiceField):
-        return
-    queryset = Environment.objects.select_related("workspace").order_by("workspace__slug", "slug")
-    if workspace is not None:
-        field.queryset = queryset.filter(workspace=workspace)
-        field.show_workspace = False
-    else:
-        field.queryset = queryset
+    if isinstance(field, EnvironmentChoiceField):
+        if workspace is None:
+            field.queryset = Environment.objects.none()
+        else:
+            field.queryset = Environment.objects.filter(workspace=workspace).order_by("slug")
+            field.error_messages["invalid_choice"] = str(
+                _("%(value)s is not an environment of workspace %(workspace)s.")
+            ).replace("%(workspace)s", workspace.slug)
+    chooser = form.fields.get("workspace")
+    if workspace is not None and isinstance(chooser, forms.ModelChoiceField) and chooser.queryset is not None:
+        chooser.queryset = chooser.queryset.filter(pk=workspace.pk)
+        chooser.empty_label = None
+        chooser.help_text = _("The environments offered are this workspace's. For another, add again.")
 
 
 def _slugs(environments: Iterable[Environment] | None) -> list[str]:
@@ -212,15 +233,71 @@ class EnvironmentForm(ServiceModelForm):
 # Secrets
 
 
-class SecretForm(ServiceModelForm):
-    """Add and change a secret. The value goes in a password input that never renders it."""
+class ValueTextarea(forms.Textarea):
+    """A multi-line input for a secret value that never renders a value back into HTML.
 
-    value = forms.CharField(
-        label=_("Value"),
+    Like ``PasswordInput(render_value=False)``, but able to hold line breaks (PEM
+    keys, certificates, JSON). Masked on screen until the user ticks "Show while
+    typing" (pure CSS); no autocomplete, spell checking or autocorrection, so the
+    browser neither stores nor sends the text anywhere.
+    """
+
+    template_name = "secretvault/widgets/value.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {
+            "rows": 6,
+            "cols": 64,
+            "class": "vLargeTextField sv-value",
+            "autocomplete": "off",
+            "autocapitalize": "off",
+            "autocorrect": "off",
+            "spellcheck": "false",
+            "wrap": "off",
+        }
+        super().__init__({**defaults, **(attrs or {})})
+
+    def format_value(self, value: Any) -> None:
+        return None  # never echoed: not after a form error, not on the change page
+
+
+class ValueField(forms.CharField):
+    """A secret value typed into :class:`ValueTextarea`: kept byte for byte, but for line breaks.
+
+    Browsers submit every line break of a textarea as CRLF, whatever the user
+    typed or pasted (HTML's form submission rules), so each CRLF is turned back
+    into LF: a PEM key typed with LF is stored with LF. Nothing else is changed:
+    no stripping, no Unicode normalisation. A value that must contain CR is set
+    through the API or the command line (docs/admin.md).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault("widget", ValueTextarea)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value) or ""
+        return text.replace("\r\n", "\n")
+
+
+class SecretForm(ServiceModelForm):
+    """Add and change a secret. The value goes in a textarea that never renders it.
+
+    A blank value means "keep the current value" on the change page and is an
+    error on the add page; the empty string is stored only by ticking
+    ``store_empty``.
+    """
+
+    value = ValueField(label=_("Value"))
+    # After a successful write: whether a value was entered, and the version written (None: none).
+    value_typed = False
+    written_version: int | None = None
+    store_empty = forms.BooleanField(
+        label=_("Store the empty string"),
         required=False,
-        strip=False,
-        # new-password keeps browsers from filling the admin's own saved password in here.
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Tick to make the value empty (leave the value field blank)."),
     )
     environments = EnvironmentChoiceField(
         queryset=Environment.objects.none(),
@@ -236,6 +313,7 @@ class SecretForm(ServiceModelForm):
             "workspace",
             "key",
             "value",
+            "store_empty",
             "description",
             "token_type",
             "environments",
@@ -247,23 +325,33 @@ class SecretForm(ServiceModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         adding = self.adding
-        _limit_environments(self, _workspace_from(self))
+        limit_to_workspace(self, workspace_of(self))
+        line_breaks = _(
+            "Line breaks are stored as LF (\\n); a value that needs CR (\\r) is set through the API "
+            "or the command line."
+        )
         if "value" in self.fields:
             if adding:
-                self.fields["value"].required = True
-                self.fields["value"].help_text = _("Stored encrypted; never shown on this page again.")
+                self.fields["value"].help_text = format_lazy(
+                    "{} {}", _("Stored encrypted; never shown on this page again."), line_breaks
+                )
             else:
                 self.fields["value"].label = _("New value")
-                self.fields["value"].help_text = _(
-                    "Leave blank to keep the current value. A new value becomes a new version."
+                self.fields["value"].help_text = format_lazy(
+                    "{} {}",
+                    _("Leave blank to keep the current value. A new value becomes a new version."),
+                    line_breaks,
                 )
         if not adding:
             self.initial["environments"] = [env.pk for env in self.instance.envs.all()]
             self.initial["expected_version"] = self.instance.current_version
 
+    @sensitive_variables("cleaned")
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        if "value" in self.fields:
+            self._check_value(cleaned)
         if self.adding and "environments" in cleaned and cleaned.get("workspace") is not None:
             try:
                 _check_workspace(cleaned["environments"], cleaned["workspace"])
@@ -271,14 +359,32 @@ class SecretForm(ServiceModelForm):
                 self.add_error("environments", exc)
         return cleaned
 
+    @sensitive_variables("cleaned")
+    def _check_value(self, cleaned: dict[str, Any]) -> None:
+        """A blank value is "keep" (change) or an error (add), unless ``store_empty`` is ticked."""
+        typed = cleaned.get("value", "")
+        if cleaned.get("store_empty"):
+            if typed:
+                self.add_error(
+                    "store_empty",
+                    _("Either type a value or tick “Store the empty string”, not both."),
+                )
+        elif self.adding and "value" in cleaned and not typed:
+            self.add_error(
+                "value",
+                _("Enter a value, or tick “Store the empty string” to store an empty one."),
+            )
+
     @sensitive_variables("data", "changes")
     def write(self) -> Secret:
         data = self.cleaned_data
         if self.adding:
+            self.value_typed = True
+            self.written_version = 1
             return services.create_secret(
                 data["workspace"],
                 key=data["key"],
-                value=data["value"],
+                value="" if data.get("store_empty") else data["value"],
                 description=data.get("description", ""),
                 token_type=data.get("token_type", ""),
                 scope=data.get("scope") or [],
@@ -292,11 +398,18 @@ class SecretForm(ServiceModelForm):
                 changes[name] = data.get(name)
         if "environments" in self.fields and self.changed("environments"):
             changes["envs"] = _slugs(data.get("environments"))
-        if data.get("value"):
+        if data.get("store_empty"):
+            changes["value"] = ""
+        elif data.get("value"):
             changes["value"] = data["value"]
-        return services.update_secret(
+        before = self.instance.current_version
+        secret = services.update_secret(
             self.instance, expected_version=data.get("expected_version"), actor=self.actor, **changes
         )
+        self.value_typed = "value" in changes
+        if secret.current_version != before:
+            self.written_version = secret.current_version
+        return secret
 
     def add_conflict(self, exc: ConflictError) -> None:
         if isinstance(exc, VersionMismatchError):
@@ -340,7 +453,7 @@ class ServiceTokenForm(ServiceModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.raw_token: str | None = None
-        _limit_environments(self, _workspace_from(self))
+        limit_to_workspace(self, workspace_of(self))
 
     def clean(self) -> dict[str, Any]:
         super().clean()

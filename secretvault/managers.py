@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.apps import apps
 from django.db import connections, models
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast, StrIndex
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import vault_settings
@@ -307,24 +320,213 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         return token, new.raw
 
     def authenticate(self, raw: str, now: dt.datetime | None = None) -> ServiceToken | None:
-        """The active token ``raw`` stands for, or ``None``.
-
-        Unknown, revoked and expired tokens and wrong secrets all take one
-        digest computation and one constant-time comparison.
-        """
+        """The active token ``raw`` stands for, or ``None`` (``verify`` after ``crypto.parse_token``)."""
         parsed = crypto.parse_token(raw, vault_settings.TOKEN_PREFIX)
         if parsed is None:
             return None
-        token_id, secret = parsed
+        return self.verify(*parsed, now=now).token
+
+    @sensitive_variables("secret")
+    def verify(self, token_id: str, secret: str, now: dt.datetime | None = None) -> TokenCheck:
+        """Check a parsed token: ``TokenCheck(token or None, whether the id exists)``.
+
+        One indexed lookup by id (token and workspace columns, no model yet). A known
+        id with a wrong secret and an unknown id do the same work: one digest, one
+        constant-time comparison (against a digest that matches nothing when the id is
+        unknown), no model built (issue #10.10). Models are built only once the digest
+        matches; revocation and expiry are then judged in Python.
+        """
         candidate = crypto.token_digest(token_id, secret)
-        # Look the id up alone (a unique index) and judge revocation and expiry in
-        # Python: the same work whatever the outcome, and a lighter query.
-        candidates = self.get_queryset().select_related("workspace").filter(token_id=token_id).order_by()
-        token = next(iter(candidates), None)
-        stored = token.digest if token is not None else _NO_TOKEN_DIGEST
-        if crypto.digests_match(stored, candidate) and token is not None and token.is_active(now):
-            return token
-        return None
+        _, digest_index, _ = _token_layout()
+        row = self._token_row(token_id)
+        stored = row[digest_index] if row is not None else _NO_TOKEN_DIGEST
+        if not crypto.digests_match(stored, candidate) or row is None:
+            return TokenCheck(None, row is not None)
+        token = _build_token(self.db, self._converted(row))
+        return TokenCheck(token if token.is_active(now) else None, True)
+
+    def _token_row(self, token_id: str) -> tuple[Any, ...] | None:
+        """The token's and its workspace's columns (``_token_layout``), or ``None``.
+
+        The query is compiled once per database alias and re-run with the new id:
+        building and compiling it cost more than running it, on every request.
+        """
+        lookup = _token_lookups.get(self.db)
+        if lookup is None:
+            lookup = _token_lookups[self.db] = _TokenLookup.build(self)
+        if lookup.sql is None:  # the id could not be rebound: the ORM compiles every time
+            columns, _, _ = _token_layout()
+            rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
+            return next(iter(rows), None)
+        return lookup.fetch(connections[self.db], token_id)
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        lookup = _token_lookups.get(self.db)
+        if lookup is None or lookup.sql is None:
+            return row  # from values_list: converted already
+        return lookup.convert(connections[self.db], row)
+
+
+class _TokenLookup:
+    """The token lookup's SQL, compiled once, and its column converters (no connection kept)."""
+
+    SENTINEL = "5e5e5e5e5e5e5e5e"
+
+    def __init__(self, sql: str | None, converters: list[tuple[int, list[Any], Any]] | None = None) -> None:
+        self.sql = sql
+        self.converters = converters or []
+
+    @classmethod
+    def build(cls, manager: ServiceTokenManager) -> _TokenLookup:
+        columns, _, _ = _token_layout()
+        query = manager.get_queryset().filter(token_id=cls.SENTINEL).order_by().values_list(*columns).query
+        compiler = query.get_compiler(using=manager.db)
+        sql, params = compiler.as_sql()
+        if list(params) != [cls.SENTINEL] or cls.SENTINEL in sql:
+            return cls(None)
+        fields = [select[0] for select in compiler.select[0 : compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        return cls(sql, [(pos, convs, expression) for pos, (convs, expression) in converters.items()])
+
+    def fetch(self, connection: Any, token_id: str) -> tuple[Any, ...] | None:
+        """The row as the driver returns it (the digest needs no conversion), or ``None``."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [token_id])
+            return cursor.fetchone()
+
+    def convert(self, connection: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with Python values, as the ORM would give them (only once the digest matched)."""
+        values = list(row)
+        for pos, convs, expression in self.converters:
+            value = values[pos]
+            for converter in convs:
+                value = converter(value, expression, connection)
+            values[pos] = value
+        return tuple(values)
+
+
+_token_lookups: dict[str, _TokenLookup] = {}
+
+
+class TokenCheck(NamedTuple):
+    """What ``ServiceToken.objects.verify`` found: the active token, and whether the id exists."""
+
+    token: ServiceToken | None
+    known_id: bool
+
+
+# Column layout of the token lookup: the token's concrete fields in model order (as
+# ``Model.from_db`` takes them), then its workspace's.
+@functools.cache
+def _token_layout() -> tuple[tuple[str, ...], int, int]:
+    """``(columns, index of the digest, number of token columns)``."""
+    from secretvault.models import ServiceToken, Workspace
+
+    token_fields = [f.attname for f in ServiceToken._meta.concrete_fields]
+    workspace_fields = [f"workspace__{f.attname}" for f in Workspace._meta.concrete_fields]
+    return (*token_fields, *workspace_fields), token_fields.index("digest"), len(token_fields)
+
+
+def _build_token(db: str, row: tuple[Any, ...]) -> ServiceToken:
+    from secretvault.models import ServiceToken, Workspace
+
+    columns, _, split = _token_layout()
+    token = ServiceToken.from_db(db, list(columns[:split]), list(row[:split]))
+    workspace_names = [column.removeprefix("workspace__") for column in columns[split:]]
+    token.workspace = Workspace.from_db(db, workspace_names, list(row[split:]))
+    return token
+
+
+class LoadState(NamedTuple):
+    """What a ``load`` needs before it reads any secret (``WorkspaceHead.objects.load_state``).
+
+    ``revision`` and ``last_expiry`` decide the ETag: between two writes (each
+    moves ``revision``) the map changes only when a secret passes its
+    ``expires_at``, and then the latest expiry instant already passed grows.
+    """
+
+    revision: int
+    last_expiry: dt.datetime | None
+    env_exists: bool | None
+    token_env_slugs: frozenset[str] | None
+
+
+class _SlugList(Aggregate):
+    """Comma-joined slugs (slugs hold no comma): GROUP_CONCAT / STRING_AGG."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="STRING_AGG", **extra)
+
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, template="%(function)s(%(expressions)s SEPARATOR ',')")
+
+
+class WorkspaceHeadQuerySet(models.QuerySet):
+    def load_state(
+        self,
+        workspace_pk: Any,
+        *,
+        env: str | None = None,
+        token_pk: Any = None,
+        now: dt.datetime | None = None,
+    ) -> LoadState:
+        """The workspace's revision, its latest expiry at or before ``now``, whether
+        environment ``env`` exists, and the slugs of token ``token_pk``'s environments.
+
+        One query, answered from the head row and three index probes, whatever the
+        number of secrets: a ``load`` revalidation runs this and the authentication
+        query, nothing else (SPEC §10). ``env_exists`` is ``None`` without ``env``,
+        ``token_env_slugs`` ``None`` without ``token_pk``. A workspace without a head
+        row (no event recorded yet) has revision 0.
+        """
+        now = _now(now)
+        secret_model = apps.get_model("secretvault", "Secret")
+        last_expiry = (
+            secret_model.objects.filter(workspace_id=OuterRef("pk"), expires_at__lte=now)
+            .order_by("-expires_at")
+            .values("expires_at")[:1]
+        )
+        annotations: dict[str, Any] = {"last_expiry": Subquery(last_expiry)}
+        if env is not None:
+            environment_model = apps.get_model("secretvault", "Environment")
+            annotations["env_exists"] = Exists(
+                environment_model.objects.filter(workspace_id=OuterRef("pk"), slug=env)
+            )
+        if token_pk is not None:
+            through = apps.get_model("secretvault", "TokenEnvironment")
+            slugs = (
+                through.objects.filter(token_id=token_pk)
+                .order_by()
+                .values("token_id")
+                .annotate(slugs=_SlugList("environment__slug"))
+                .values("slugs")
+            )
+            annotations["token_envs"] = Subquery(slugs)
+        names = ["revision", *annotations]
+        # From the workspace row, so that a workspace without a head row still answers.
+        row = (
+            apps.get_model("secretvault", "Workspace")
+            .objects.filter(pk=workspace_pk)
+            .annotate(revision=F("head__revision"))
+            .annotate(**annotations)
+            .order_by()
+            .values_list(*names)
+            .first()
+        )
+        found = dict(zip(names, row, strict=True)) if row is not None else {}
+        token_envs = found.get("token_envs")
+        return LoadState(
+            revision=found.get("revision") or 0,
+            last_expiry=found.get("last_expiry"),
+            env_exists=None if env is None else bool(found.get("env_exists")),
+            token_env_slugs=None
+            if token_pk is None
+            else frozenset(slug for slug in (token_envs or "").split(",") if slug),
+        )
 
 
 class AuditEventQuerySet(models.QuerySet):

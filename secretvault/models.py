@@ -16,11 +16,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault import crypto
 from secretvault.conf import CONSTANTS, vault_settings
-from secretvault.errors import SecretVaultError
+from secretvault.errors import CryptoError, SecretVaultError
 from secretvault.managers import (
     AuditEventQuerySet,
     SecretManager,
     ServiceTokenManager,
+    WorkspaceHeadQuerySet,
 )
 from secretvault.validators import truncate_to_second, validate_key, validate_slug
 
@@ -40,6 +41,10 @@ class Workspace(models.Model):
     master_key_id = models.CharField(max_length=KEY_ID_MAX, editable=False, db_index=True)
     # HMAC key of the audit chain, wrapped by the same master key as the data key.
     wrapped_audit_key = models.BinaryField(editable=False)
+    # The data key being replaced, while a data key rotation re-encrypts versions in
+    # batches (SPEC §2, issue #17.3): values still sealed by it stay readable.
+    previous_data_key_id = models.CharField(max_length=KEY_ID_MAX, blank=True, default="", editable=False)
+    previous_wrapped_data_key = models.BinaryField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,11 +75,30 @@ class Workspace(models.Model):
 
     @sensitive_variables()
     def rewrap(self, master: crypto.MasterKey) -> None:
-        """Wrap the data key and the audit key under ``master`` (no change to either key)."""
+        """Wrap the data key, the audit key (and a previous data key) under ``master``.
+
+        No key changes. Raises ``MasterKeyError``/``DecryptionError`` when one cannot be unwrapped.
+        """
         data_key = crypto.unwrap_data_key(self.id, self.data_key_id, bytes(self.wrapped_data_key))
         audit = crypto.unwrap_data_key(self.id, crypto.AUDIT_KEY_ID, bytes(self.wrapped_audit_key))
+        if self.previous_data_key_id:
+            previous = crypto.unwrap_data_key(
+                self.id, self.previous_data_key_id, bytes(self.previous_wrapped_data_key or b"")
+            )
+            _, self.previous_wrapped_data_key = crypto.wrap_data_key(
+                self.id, self.previous_data_key_id, previous, master
+            )
         self.install_data_key((self.data_key_id, data_key), master)
         _, self.wrapped_audit_key = crypto.wrap_data_key(self.id, crypto.AUDIT_KEY_ID, audit, master)
+
+    def previous_ciphers(self) -> dict[str, AESGCM]:
+        """``{data key id: cipher}`` of the data key a rotation is replacing (empty otherwise)."""
+        if not self.previous_data_key_id:
+            return {}
+        wrapped = bytes(self.previous_wrapped_data_key or b"")
+        return {
+            self.previous_data_key_id: crypto.data_key_cipher(self.id, self.previous_data_key_id, wrapped)
+        }
 
     def audit_key(self) -> bytes:
         return crypto.audit_key(self.id, bytes(self.wrapped_audit_key))
@@ -89,6 +113,37 @@ class Workspace(models.Model):
                 f"master key {self.master_key_id!r}."
             )
         return crypto.data_key_cipher(self.id, self.data_key_id, bytes(self.wrapped_data_key))
+
+
+class WorkspaceHead(models.Model):
+    """What every write of a workspace moves, kept apart from the workspace row.
+
+    ``revision`` grows by one in the transaction of every write (every audited
+    action but the reads): together with the latest expiry already passed it is
+    what a ``load`` ETag stands for (SPEC §10). ``sequence``, ``digest`` and
+    ``seal`` are the head of the audit chain, written in the transaction that
+    appends an event, so that ``audit.verify_chain`` sees a removed trailing
+    event (issue #10.6). Only ``secretvault.audit`` writes this row, with
+    compare-and-set updates; a stale in-memory copy can never set it back.
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, primary_key=True, on_delete=models.CASCADE, related_name="head"
+    )
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
+    sequence = models.PositiveBigIntegerField(default=0, editable=False)
+    digest = models.CharField(max_length=64, blank=True, editable=False)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = WorkspaceHeadQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}@{self.revision}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<WorkspaceHead workspace={self.workspace_id} revision={self.revision} sequence={self.sequence}>"
+        )
 
 
 class Environment(models.Model):
@@ -150,7 +205,11 @@ class Secret(models.Model):
 
     class Meta:
         ordering = ["key"]
-        indexes = [models.Index(fields=["workspace", "key"], name="secretvault_secret_ws_key")]
+        indexes = [
+            models.Index(fields=["workspace", "key"], name="secretvault_secret_ws_key"),
+            # The latest expiry already passed, per workspace: one index probe (load ETag).
+            models.Index(fields=["workspace", "expires_at"], name="secretvault_secret_ws_exp"),
+        ]
         permissions = [
             ("reveal_secret", "Can reveal secret values"),
             ("rollback_secret", "Can roll back secrets to an earlier version"),
@@ -202,9 +261,16 @@ class Secret(models.Model):
 
     @sensitive_variables()
     def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
+        """Open version ``version``'s ``blob``; a ``CryptoError`` names this workspace, key and version."""
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
-        return crypto.decrypt_value(workspace.cipher(), workspace.data_key_id, bytes(blob), context)
+        try:
+            return crypto.decrypt_value(
+                workspace.cipher(), workspace.data_key_id, bytes(blob), context, workspace.previous_ciphers()
+            )
+        except CryptoError as exc:
+            exc.locate(workspace=workspace.slug, key=self.key, version=version)
+            raise
 
 
 class SecretEnvironment(models.Model):

@@ -26,12 +26,13 @@ from secretvault.conf import vault_settings
 from secretvault.errors import (
     AmbiguousSecretError,
     ConflictError,
+    CryptoError,
     DuplicateKeyError,
     InUseError,
     UnknownVersionError,
     VersionMismatchError,
 )
-from secretvault.managers import ResolvedSecret
+from secretvault.managers import LoadState, ResolvedSecret
 from secretvault.models import (
     Environment,
     Secret,
@@ -41,6 +42,7 @@ from secretvault.models import (
     TokenType,
     VersionAction,
     Workspace,
+    WorkspaceHead,
 )
 from secretvault.validators import (
     validate_future,
@@ -562,26 +564,71 @@ def reveal(secret: Secret, actor: Actor | None = None, version: int | None = Non
     return value
 
 
-def load_etag(resolved: Mapping[str, ResolvedSecret]) -> str:
-    """A strong validator over the resolved secrets' identities and versions."""
-    digest = hashlib.sha256()
-    for key, entry in resolved.items():
-        digest.update(b"%s\x00%s\x00%d\n" % (key.encode(), entry.id_bytes, entry.current_version))
-    return digest.hexdigest()[:32]
+def load_state(
+    workspace: Workspace,
+    *,
+    env: str | None = None,
+    token: ServiceToken | None = None,
+    now: dt.datetime | None = None,
+) -> LoadState:
+    """What a ``load`` needs to know before reading a secret, in one query (``LoadState``)."""
+    return WorkspaceHead.objects.load_state(
+        workspace.pk, env=env, token_pk=None if token is None else token.pk, now=now
+    )
+
+
+def load_etag(
+    workspace: Workspace,
+    state: LoadState,
+    *,
+    env: str | None,
+    scope: Iterable[str] | None,
+    principal: str = "",
+) -> str:
+    """A strong validator of the map ``load`` answers for ``env`` and ``scope`` (SPEC §10).
+
+    It stands for the workspace's revision, which every write moves in its own
+    transaction (a new value, rollback, metadata or environment change, revoke,
+    restore, delete, token or member change), and for the latest ``expires_at``
+    already passed, which grows when any secret expires with nothing written.
+    Read ``state`` before the secrets: a write committed in between then makes
+    the next validator differ (a spare 200), never a stale 304. ``principal``
+    (the token id or user name) keeps two callers' validators apart.
+    """
+    expiry = "" if state.last_expiry is None else state.last_expiry.astimezone(dt.timezone.utc).isoformat()
+    text = "\x00".join(
+        (
+            str(workspace.pk),
+            str(state.revision),
+            expiry,
+            env or "",
+            ",".join(sorted(set(scope or ()))),
+            principal,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @sensitive_variables()
 def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, ResolvedSecret]) -> dict[str, str]:
-    """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup."""
-    return crypto.decrypt_values(
-        workspace.cipher(),
-        workspace.data_key_id,
-        workspace.id,
-        (
-            (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
-            for key, entry in resolved.items()
-        ),
-    )
+    """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup.
+
+    A ``CryptoError`` names the workspace, key and version that failed (never a value).
+    """
+    try:
+        return crypto.decrypt_values(
+            workspace.cipher(),
+            workspace.data_key_id,
+            workspace.id,
+            (
+                (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
+                for key, entry in resolved.items()
+            ),
+            workspace.previous_ciphers(),
+        )
+    except CryptoError as exc:
+        exc.locate(workspace=workspace.slug)
+        raise
 
 
 def record_load(
@@ -687,109 +734,24 @@ def revoke_token(token: ServiceToken, actor: Actor | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------
-# Key rotation
+# Bulk jobs (secretvault.bulk: batched, so that no request waits for a whole job)
 
 
-def rotate_master_key(
-    *, actor: Actor | None = None, progress: Callable[[int, int], None] | None = None, dry_run: bool = False
-) -> int:
-    """Re-wrap every data key not wrapped by the active master key, in one transaction.
+def rotate_master_key(**kwargs: Any) -> int:
+    """``secretvault.bulk.rotate_master_key``."""
+    from secretvault import bulk
 
-    Returns how many workspaces were (or, with ``dry_run``, would be) re-wrapped.
-    An interruption rolls everything back: every value stays readable with the
-    keyring as configured before.
-    """
-    keyring = crypto.get_keyring()
-    active = keyring.active
-    with transaction.atomic():
-        stale = list(
-            Workspace.objects.select_for_update().exclude(master_key_id=active.key_id).order_by("pk")
-        )
-        for done, workspace in enumerate(stale, 1):
-            previous = workspace.master_key_id
-            workspace.rewrap(active)  # unwraps both keys: a dry run proves they are readable
-            if not dry_run:
-                workspace.save(
-                    update_fields=["wrapped_data_key", "wrapped_audit_key", "master_key_id", "updated_at"]
-                )
-                audit.record(
-                    "workspace.rotate_master_key",
-                    workspace=workspace,
-                    actor=actor,
-                    detail={"from": previous, "to": active.key_id},
-                )
-            if progress:
-                progress(done, len(stale))
-    return len(stale)
+    return bulk.rotate_master_key(**kwargs)
 
 
-@sensitive_variables()
-def rotate_data_key(
-    workspace: Workspace,
-    *,
-    actor: Actor | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    dry_run: bool = False,
-    batch_size: int = 500,
-) -> int:
-    """Re-encrypt every version of the workspace under a new data key, in one transaction.
+def rotate_data_key(workspace: Workspace, **kwargs: Any) -> int:
+    """``secretvault.bulk.rotate_data_key``."""
+    from secretvault import bulk
 
-    Returns the number of versions re-encrypted. An interruption rolls back to
-    the old key and the old ciphertexts.
-    """
-    caller_copy = workspace
-    with transaction.atomic():
-        workspace = _lock_workspace(workspace)
-        # Wait for in-flight value writes, and keep new ones out until we commit.
-        list(Secret.objects.select_for_update().filter(workspace=workspace).values_list("pk", flat=True))
-        old_cipher, old_id = workspace.cipher(), workspace.data_key_id
-        new_id, new_key = crypto.new_data_key()
-        new_cipher = crypto.AESGCM(new_key)
-        versions = SecretVersion.objects.filter(secret__workspace=workspace).select_for_update()
-        total = versions.count()
-        batch: list[SecretVersion] = []
-        done = 0
-        for version in (
-            versions.order_by("pk")
-            .only("pk", "secret_id", "version", "ciphertext")
-            .iterator(chunk_size=batch_size)
-        ):
-            context = crypto.value_context(workspace.id, version.secret_id, version.version)
-            plaintext = crypto.decrypt_value(old_cipher, old_id, bytes(version.ciphertext), context)
-            version.ciphertext = crypto.encrypt_value(new_cipher, new_id, plaintext, context)
-            version.data_key_id = new_id
-            batch.append(version)
-            done += 1
-            if len(batch) >= batch_size:
-                if not dry_run:
-                    SecretVersion.objects.bulk_update(batch, ["ciphertext", "data_key_id"])
-                batch = []
-                if progress:
-                    progress(done, total)
-        if batch and not dry_run:
-            SecretVersion.objects.bulk_update(batch, ["ciphertext", "data_key_id"])
-        if progress and (done % batch_size or not done):
-            progress(done, total)
-        if not dry_run:
-            workspace.install_data_key((new_id, new_key))
-            workspace.rewrap(crypto.get_keyring().active)  # the audit key follows to the same master key
-            workspace.save(
-                update_fields=[
-                    "wrapped_data_key",
-                    "data_key_id",
-                    "master_key_id",
-                    "wrapped_audit_key",
-                    "updated_at",
-                ]
-            )
-            audit.record(
-                "workspace.rotate_data_key",
-                workspace=workspace,
-                actor=actor,
-                detail={"from": old_id, "to": new_id, "versions": total},
-            )
-    if not dry_run:
-        # The caller's instance would otherwise still hold the discarded key.
-        for field in ("wrapped_data_key", "data_key_id", "master_key_id", "wrapped_audit_key", "updated_at"):
-            setattr(caller_copy, field, getattr(workspace, field))
-    return total
+    return bulk.rotate_data_key(workspace, **kwargs)
+
+
+# Names the bulk jobs use.
+lock_workspace = _lock_workspace
+check_key_free = _check_key_free
+current_value = _current_value

@@ -58,6 +58,10 @@ TEMPLATES = [
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "secretvault.debug.ExceptionReporterFilter"
+AUTHENTICATION_BACKENDS = [
+    "secretvault.logins.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -68,4 +72,8 @@ def _key(key_id: str, byte: int) -> str:
 TEST_MASTER_KEY = _key("test-1", 1)
 TEST_MASTER_KEY_2 = _key("test-2", 2)
 # Subprocess tests (crash-safe rotation) pass their own keyring through the environment.
-SECRETVAULT = {"MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[TEST_MASTER_KEY])}
+# The API tests use HTTP Basic for people (off by default; tests of the default turn it off).
+SECRETVAULT = {
+    "MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[TEST_MASTER_KEY]),
+    "API_BASIC_AUTH": True,
+}

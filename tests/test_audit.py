@@ -68,7 +68,143 @@ def test_deleted_last_write_event_is_detected(workspace, make_secret):
     assert last.action == "secret.update"
     raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [last.pk.hex])
     report = verify_chain(workspace)
-    assert report.problems == ["1 stored version(s) have no audit event: K v2"]
+    assert report.problems == [
+        f"events {last.sequence}..{last.sequence} at the end of the chain are missing",
+        "1 stored version(s) have no audit event: K v2",
+    ]
+
+
+def _override(ws, env):
+    services.create_secret(ws, key="SHARED", value="global")
+    services.create_secret(ws, key="SHARED", value="prd", envs=["prd"])
+
+
+def _metadata(ws, env):
+    services.update_secret(services.create_secret(ws, key="M", value="v"), description="new text")
+
+
+def _revoke(ws, env):
+    services.revoke_secret(services.create_secret(ws, key="R", value="v"))
+
+
+def _restore(ws, env):
+    secret = services.create_secret(ws, key="R", value="v")
+    services.revoke_secret(secret)
+    services.restore_secret(secret)
+
+
+def _token_create(ws, env):
+    services.create_token(ws, name="ci")
+
+
+def _token_revoke(ws, env):
+    services.revoke_token(services.create_token(ws, name="ci")[0])
+
+
+def _delete(ws, env):
+    services.delete_secret(services.create_secret(ws, key="D", value="v"))
+
+
+def _rollback(ws, env):
+    secret = services.create_secret(ws, key="B", value="v1")
+    services.set_value(secret, "v2")
+    services.rollback(secret, 1)
+
+
+def _reveal(ws, env):
+    services.reveal(services.create_secret(ws, key="V", value="v"))
+
+
+def _load(ws, env):
+    services.create_secret(ws, key="L", value="v")
+    services.load(ws, env="prd")
+
+
+def _env_create(ws, env):
+    services.create_environment(ws, slug="qa")
+
+
+def _env_update(ws, env):
+    services.update_environment(env, name="Production!")
+
+
+def _env_delete(ws, env):
+    services.delete_environment(services.create_environment(ws, slug="qa"))
+
+
+def _rotate_data_key(ws, env):
+    services.create_secret(ws, key="K", value="v")
+    services.rotate_data_key(ws)
+
+
+TRAILING = {
+    "override beside a global": _override,
+    "metadata-only update": _metadata,
+    "revoke": _revoke,
+    "restore": _restore,
+    "token creation": _token_create,
+    "token revocation": _token_revoke,
+    "delete": _delete,
+    "rollback": _rollback,
+    "reveal": _reveal,
+    "load": _load,
+    "environment create": _env_create,
+    "environment update": _env_update,
+    "environment delete": _env_delete,
+    "data key rotation": _rotate_data_key,
+}
+
+
+@pytest.mark.parametrize("kind", list(TRAILING), ids=list(TRAILING))
+def test_removed_trailing_event_of_every_kind_is_detected(workspace, prd, kind):
+    """Issue #10.6: the head row outside the events shows a removed newest event."""
+    TRAILING[kind](workspace, prd)
+    assert verify_chain(workspace).ok
+    last = AuditEvent.objects.filter(workspace=workspace).order_by("-sequence").first()
+    raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [last.pk.hex])
+    report = verify_chain(workspace)
+    assert f"events {last.sequence}..{last.sequence} at the end of the chain are missing" in report.problems
+
+
+def test_a_head_set_back_or_removed_is_detected(workspace, prd):
+    from secretvault.models import WorkspaceHead
+
+    services.create_token(workspace, name="one")
+    earlier = WorkspaceHead.objects.values_list("sequence", "digest", "seal").get(workspace=workspace)
+    services.create_token(workspace, name="two")
+    last = AuditEvent.objects.filter(workspace=workspace).order_by("-sequence").first()
+    raw_sql("DELETE FROM secretvault_auditevent WHERE id = %s", [last.pk.hex])
+    # Set back to the event before, with a made-up seal: the seal needs the audit key.
+    previous = AuditEvent.objects.get(workspace=workspace, sequence=last.sequence - 1)
+    raw_sql(
+        "UPDATE secretvault_workspacehead SET sequence = %s, digest = %s, seal = %s",
+        [previous.sequence, previous.chain_digest, "0" * 64],
+    )
+    assert verify_chain(workspace).problems == ["the chain head does not match its seal (it was edited)"]
+    # Only a head copied whole from that earlier moment (a backup) passes.
+    raw_sql("UPDATE secretvault_workspacehead SET sequence = %s, digest = %s, seal = %s", list(earlier))
+    assert verify_chain(workspace).ok
+    raw_sql("DELETE FROM secretvault_workspacehead", [])
+    assert verify_chain(workspace).problems == [
+        f"the chain head is missing (the chain ends at event {previous.sequence})"
+    ]
+
+
+def test_writes_move_the_revision_and_reads_do_not(workspace, prd, make_secret):
+    from secretvault.models import WorkspaceHead
+
+    def revision() -> int:
+        return WorkspaceHead.objects.get(workspace=workspace).revision
+
+    secret = make_secret("K", "v")
+    start = revision()
+    services.reveal(secret)
+    services.load(workspace)
+    assert revision() == start
+    services.update_secret(secret, description="d")
+    services.revoke_secret(secret)
+    services.create_token(workspace, name="t")
+    assert revision() == start + 3
 
 
 def test_forged_digest_needs_the_audit_key(workspace, history):
@@ -151,6 +287,7 @@ def test_stale_cached_head_recovers(workspace, make_secret):
     cached = audit._chain_heads[workspace.pk]
     services.set_value(secret, "v2")
     audit._chain_heads[workspace.pk] = cached  # as if the last append came from elsewhere
+    # The head's compare-and-set moves no row; the append reads the head and retries.
     services.set_value(secret, "v3")
     report = verify_chain(workspace)
     assert report.ok, report.problems

@@ -52,8 +52,9 @@ def test_rotate_master_key(filled):
     assert AuditEvent.objects.filter(action="workspace.rotate_master_key").count() == 2
 
 
-def test_interrupted_master_rotation_keeps_the_old_state(filled, monkeypatch):
-    before = list(Workspace.objects.order_by("pk").values_list("master_key_id", "wrapped_data_key"))
+def test_interrupted_master_rotation_leaves_each_workspace_whole(filled, monkeypatch):
+    """One transaction per workspace: the first is re-wrapped, the second is as it was."""
+    before = dict(Workspace.objects.values_list("pk", "master_key_id"))
     real = Workspace.save
     calls = {"n": 0}
 
@@ -68,11 +69,13 @@ def test_interrupted_master_rotation_keeps_the_old_state(filled, monkeypatch):
         with pytest.raises(RuntimeError):
             services.rotate_master_key()
     monkeypatch.setattr(Workspace, "save", real)
-    after = list(Workspace.objects.order_by("pk").values_list("master_key_id", "wrapped_data_key"))
-    assert [(k, bytes(w)) for k, w in after] == [(k, bytes(w)) for k, w in before]
-    assert all_values() == filled  # readable with the keyring as it was
+    after = dict(Workspace.objects.values_list("pk", "master_key_id"))
+    assert sorted(after.values()) == ["test-1", "test-2"] and set(before.values()) == {"test-1"}
     with override_settings(SECRETVAULT=NEW_FIRST):
-        assert services.rotate_master_key() == 2  # a re-run completes
+        assert all_values() == filled  # readable with the keyring that holds both
+        assert services.rotate_master_key() == 1  # a re-run completes
+        assert all_values() == filled
+    with override_settings(SECRETVAULT=NEW_ONLY):
         assert all_values() == filled
 
 
@@ -108,24 +111,45 @@ def test_rotate_data_key_dry_run_changes_nothing(workspace, filled):
     }
 
 
-def test_interrupted_data_key_rotation_keeps_the_old_state(workspace, filled, monkeypatch):
-    before_blobs = {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")}
+def test_interrupted_data_key_rotation_keeps_every_value_readable(workspace, filled, monkeypatch):
+    """Batches commit one by one: killed mid-way, the workspace keeps both keys, and a re-run
+    resumes with the same new key."""
+    from secretvault import bulk
+
     old_id = workspace.data_key_id
-    real = SecretVersion.objects.bulk_update
+    batches = {"n": 0}
 
-    def crash(*args, **kwargs):
-        real(*args, **kwargs)  # the first batch is written ...
-        raise RuntimeError("killed mid-way")  # ... then the process dies
+    def crash_on_second_batch(batch):
+        batches["n"] += 1
+        if batches["n"] == 2:
+            raise RuntimeError("killed mid-way")
 
-    monkeypatch.setattr(SecretVersion.objects, "bulk_update", crash)
+    monkeypatch.setattr(bulk, "before_batch_write", crash_on_second_batch)
     with pytest.raises(RuntimeError):
         services.rotate_data_key(workspace, batch_size=3)
     monkeypatch.undo()
     workspace.refresh_from_db()
-    assert workspace.data_key_id == old_id
-    assert {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")} == before_blobs
+    new_id = workspace.data_key_id
+    assert new_id != old_id and workspace.previous_data_key_id == old_id
+    by_key = list(
+        SecretVersion.objects.filter(secret__workspace=workspace).values_list("data_key_id", flat=True)
+    )
+    assert sorted(by_key) == sorted([new_id] * 3 + [old_id] * 5)  # one batch of 3 committed
     assert all_values() == filled
-    assert services.rotate_data_key(workspace, batch_size=3) == 8
+    for version in SecretVersion.objects.filter(secret__workspace=workspace).select_related("secret"):
+        assert version.decrypt(workspace).startswith("acme-value-")
+    # Writes meanwhile use the new key and stay readable.
+    secret = Secret.objects.get(workspace=workspace, key="K0")
+    services.set_value(secret, "written mid-rotation")
+    assert SecretVersion.objects.get(secret=secret, version=3).data_key_id == new_id
+    filled[("acme", "K0")] = "written mid-rotation"
+    assert services.rotate_data_key(workspace, batch_size=3) == 5
+    workspace.refresh_from_db()
+    assert workspace.data_key_id == new_id and workspace.previous_data_key_id == ""
+    assert workspace.previous_wrapped_data_key is None
+    assert set(
+        SecretVersion.objects.filter(secret__workspace=workspace).values_list("data_key_id", flat=True)
+    ) == {new_id}
     assert all_values() == filled
 
 

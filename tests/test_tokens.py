@@ -91,6 +91,54 @@ def test_same_work_for_unknown_id_and_wrong_secret(workspace, make_token, monkey
         assert len(calls) == 1 and len(compares) == 1, attempt
 
 
+def test_unknown_id_and_wrong_secret_take_the_same_path(workspace, make_token, monkeypatch):
+    """Issue #10.10: one query, one digest, one compare, and no model built on either failure.
+
+    (Building the token and workspace models was the measurable difference: they are
+    built only once the digest matches. Timings are in the report, not in tests.)
+    """
+    from secretvault.models import Workspace
+
+    token, raw = make_token()
+    built: list[str] = []
+    compared: list[tuple[int, int]] = []
+    real_token_from_db, real_ws_from_db = ServiceToken.from_db.__func__, Workspace.from_db.__func__
+    real_match = crypto.digests_match
+
+    def token_from_db(cls, *args):
+        built.append(cls.__name__)
+        return real_token_from_db(cls, *args)
+
+    def ws_from_db(cls, *args):
+        built.append(cls.__name__)
+        return real_ws_from_db(cls, *args)
+
+    def match(stored: str, candidate: str) -> bool:
+        compared.append((len(stored), len(candidate)))
+        return real_match(stored, candidate)
+
+    monkeypatch.setattr(ServiceToken, "from_db", classmethod(token_from_db))
+    monkeypatch.setattr(Workspace, "from_db", classmethod(ws_from_db))
+    monkeypatch.setattr(managers.crypto, "digests_match", match)
+    unknown = crypto.parse_token(crypto.generate_token("svt").raw, "svt")
+    wrong = crypto.parse_token(forge(token.token_id), "svt")
+    for attempt, known in ((unknown, False), (wrong, True)):
+        built.clear(), compared.clear()
+        check = ServiceToken.objects.verify(*attempt)
+        assert check.token is None and check.known_id is known
+        assert built == [] and compared == [(64, 64)]
+    check = ServiceToken.objects.verify(*crypto.parse_token(raw, "svt"))
+    assert check.token == token and check.token.workspace == workspace
+    assert built == ["ServiceToken", "Workspace"]
+
+
+def test_verify_is_one_query(workspace, make_token, django_assert_num_queries):
+    token, raw = make_token()
+    with django_assert_num_queries(1):
+        found = ServiceToken.objects.authenticate(raw)
+        assert found.workspace.slug == "acme" and found.scope == [] and found.last_used_at is None
+
+
 def test_touch_writes_at_most_once_a_minute(make_token, django_assert_num_queries):
     token, _ = make_token()
     start = timezone.now()

@@ -11,7 +11,13 @@ registers every class with the default admin site.
 """
 
 from secretvault.admin.audit import AuditEventAdmin
-from secretvault.admin.base import EnvironmentFilter, ProtectedDeleteMixin, ServiceFormAdmin, StateFilter
+from secretvault.admin.base import (
+    EnvironmentFilter,
+    ProtectedDeleteMixin,
+    ServiceFormAdmin,
+    StateFilter,
+    WorkspaceFirstAdmin,
+)
 from secretvault.admin.secrets import SecretAdmin
 from secretvault.admin.tokens import ServiceTokenAdmin
 from secretvault.admin.workspaces import EnvironmentAdmin, WorkspaceAdmin
@@ -26,4 +32,5 @@ __all__ = [
     "ServiceTokenAdmin",
     "StateFilter",
     "WorkspaceAdmin",
+    "WorkspaceFirstAdmin",
 ]

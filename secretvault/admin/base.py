@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db import models
-from django.forms import ModelForm
+from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.cache import patch_cache_control
-from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +22,7 @@ from secretvault.audit import Actor
 from secretvault.conf import vault_settings
 from secretvault.errors import InUseError
 from secretvault.forms import ServiceModelForm
-from secretvault.models import Environment, Secret, ServiceToken
+from secretvault.models import Environment, Secret, ServiceToken, Workspace
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -39,8 +38,14 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+# Times in the admin's own cells and pages: to the second (versions written within one
+# minute must not look simultaneous), in the current time zone, named.
+MOMENT_FORMAT = "Y-m-d H:i:s T"
+
+
 def moment(value: dt.datetime | None) -> str:
-    return localize(timezone.localtime(value)) if value is not None else ""
+    """``value`` in the current time zone to the second (``MOMENT_FORMAT``); ``""`` for None."""
+    return dateformat.format(timezone.localtime(value), MOMENT_FORMAT) if value is not None else ""
 
 
 def state_of(obj: Secret | ServiceToken, now: dt.datetime) -> tuple[str, str]:
@@ -201,6 +206,54 @@ class ServiceFormAdmin(admin.ModelAdmin):
             f"admin/{self.opts.app_label}/{self.opts.model_name}/{name}",
             f"admin/{self.opts.app_label}/{name}",
         ]
+
+
+class WorkspaceFirstAdmin(ServiceFormAdmin):
+    """The add page asks for the workspace first, so its form offers that workspace's environments only.
+
+    A GET of the add page without a usable ``?workspace=<id>`` shows a short
+    "choose the workspace" page (a GET form back to the add page); with a single
+    workspace to choose from it goes straight on. The form
+    (``forms.limit_to_workspace``) then lists only that workspace's environments
+    and refuses others on POST.
+    """
+
+    choose_workspace_template: str | None = None
+
+    def workspace_choices(self, request: HttpRequest) -> models.QuerySet[Workspace]:
+        """The workspaces offered on the first step: the add form's own ``workspace`` choices."""
+        field = self.get_form(request).base_fields.get("workspace")
+        if isinstance(field, ModelChoiceField) and field.queryset is not None:
+            return field.queryset.order_by("slug")
+        return Workspace.objects.order_by("slug")
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        if request.method in ("GET", "HEAD") and self.has_add_permission(request):
+            choices = self.workspace_choices(request)
+            chosen = parse_uuid(request.GET.get("workspace"))
+            if chosen is None or not choices.filter(pk=chosen).exists():
+                return self.choose_workspace_view(request, choices)
+        return super().add_view(request, form_url, extra_context)
+
+    def choose_workspace_view(
+        self, request: HttpRequest, choices: models.QuerySet[Workspace]
+    ) -> HttpResponse:
+        workspaces = list(choices[:2])
+        if len(workspaces) == 1:
+            query = request.GET.copy()
+            query["workspace"] = str(workspaces[0].pk)
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return self.render_view(
+            request,
+            self.choose_workspace_template or self.template_list("choose_workspace.html"),
+            None,
+            title=_("Add %(name)s: choose the workspace") % {"name": self.opts.verbose_name},
+            workspaces=choices,
+            carried=[(name, value) for name, value in request.GET.items() if name != "workspace"],
+            workspace_add_url=reverse(
+                f"admin:{self.opts.app_label}_workspace_add", current_app=self.admin_site.name
+            ),
+        )
 
 
 def describe_references(secrets: models.QuerySet[Secret], tokens: models.QuerySet[ServiceToken]) -> list[str]:

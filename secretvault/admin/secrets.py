@@ -17,9 +17,10 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from secretvault import services
 from secretvault.admin.base import (
+    MOMENT_FORMAT,
     EnvironmentFilter,
-    ServiceFormAdmin,
     StateFilter,
+    WorkspaceFirstAdmin,
     expiry_cell,
     no_store,
     state_badge,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 
 @admin.register(Secret)
-class SecretAdmin(ServiceFormAdmin):
+class SecretAdmin(WorkspaceFirstAdmin):
     form = SecretForm
     list_display = [
         "key",
@@ -102,7 +103,7 @@ class SecretAdmin(ServiceFormAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Secret | None = None) -> _FieldsetSpec:
         if obj is None:
             return [
-                (None, {"fields": ["workspace", "key", "value", "description", "token_type"]}),
+                (None, {"fields": ["workspace", "key", "value", "store_empty", "description", "token_type"]}),
                 (_("Where it applies"), {"fields": ["environments", "scope", "expires_at"]}),
             ]
         if not self.has_change_permission(request, obj):
@@ -114,7 +115,17 @@ class SecretAdmin(ServiceFormAdmin):
         return [
             (
                 None,
-                {"fields": ["workspace", "key", "value", "expected_version", "description", "token_type"]},
+                {
+                    "fields": [
+                        "workspace",
+                        "key",
+                        "value",
+                        "store_empty",
+                        "expected_version",
+                        "description",
+                        "token_type",
+                    ]
+                },
             ),
             (_("Where it applies"), {"fields": ["environments", "scope", "expires_at"]}),
             (_("State"), {"fields": self.state_fields}),
@@ -150,11 +161,33 @@ class SecretAdmin(ServiceFormAdmin):
                 .order_by("-version")
             )
             context.update(
+                moment_format=MOMENT_FORMAT,
                 versions=versions,
                 can_reveal=self.has_reveal_permission(request, obj),
                 can_rollback=self.has_rollback_permission(request, obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: Secret, form: Any, change: bool) -> None:
+        """The form wrote ``obj``; say which version holds the value entered, if any."""
+        version = getattr(form, "written_version", None)
+        if version is not None:
+            self.message_user(
+                request,
+                _("%(key)s: the value was saved as version %(version)d.")
+                % {"key": obj.key, "version": version},
+                messages.SUCCESS,
+            )
+        elif getattr(form, "value_typed", False):
+            self.message_user(
+                request,
+                _(
+                    "%(key)s: the value entered is the current value; "
+                    "no new version (still version %(version)d)."
+                )
+                % {"key": obj.key, "version": obj.current_version},
+                messages.INFO,
+            )
 
     # -- deletion: through the service, so it is audited ------------------------
 
@@ -275,7 +308,12 @@ class SecretAdmin(ServiceFormAdmin):
         if not self.has_rollback_permission(request, obj):
             raise PermissionDenied
         change_url = self._change_url(obj)
-        source = SecretVersion.objects.filter(secret=obj, version=version).defer("ciphertext").first()
+        source = (
+            SecretVersion.objects.filter(secret=obj, version=version)
+            .defer("ciphertext")
+            .select_related("created_by", "created_by_token")
+            .first()
+        )
         if source is None:
             self.message_user(
                 request,
@@ -315,6 +353,7 @@ class SecretAdmin(ServiceFormAdmin):
             obj,
             title=_("Roll back %(key)s to version %(version)d?") % {"key": obj.key, "version": version},
             source=source,
+            moment_format=MOMENT_FORMAT,
             next_version=obj.current_version + 1,
             change_url=change_url,
         )

@@ -94,6 +94,24 @@ def scope_list(**kwargs: Any) -> StringListField:
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
 
 
+#: The Unix seconds ``parse_moment`` reads: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_UNIX_SECONDS = -62_135_596_800
+MAX_UNIX_SECONDS = 253_402_300_799
+
+#: OpenAPI schema of what ``parse_moment`` reads (an ``anyOf``, so OpenAPI 3.0.3 has it).
+MOMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "integer",
+            "minimum": MIN_UNIX_SECONDS,
+            "maximum": MAX_UNIX_SECONDS,
+            "description": "Unix seconds",
+        },
+        {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
+    ],
+}
+
+
 def parse_moment(data: Any) -> dt.datetime | None:
     """A timezone-aware UTC datetime from Unix seconds or an ISO 8601 string; ``None`` if neither.
 
@@ -119,13 +137,14 @@ def parse_moment(data: Any) -> dt.datetime | None:
     return None
 
 
+# OpenAPI 3.0.3 has no ``type: [integer, string, "null"]``, and strict validators ignore
+# ``nullable`` without a sibling ``type``: the null rides on the integer branch.
 @extend_schema_field(
     {
-        "oneOf": [
-            {"type": "integer", "description": "Unix seconds"},
-            {"type": "string", "format": "date-time"},
+        "anyOf": [
+            {**MOMENT_SCHEMA["anyOf"][0], "nullable": True, "description": "Unix seconds, or null"},
+            MOMENT_SCHEMA["anyOf"][1],
         ],
-        "nullable": True,
         "description": "Unix seconds or an ISO 8601 moment (naive = UTC); in the future; null for none.",
     }
 )
@@ -172,6 +191,10 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Unknown or read-only field; it cannot be set."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class NoFieldsSerializer(StrictSerializer):
+    """The body of an action that takes no input (revoke, restore): absent or ``{}``."""
 
 
 # ----------------------------------------------------------------------------------

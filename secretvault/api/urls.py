@@ -15,11 +15,13 @@ from django.conf import settings
 from django.urls import path, re_path
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from secretvault.api import views
-from secretvault.api.schema import VaultAutoSchema, document
+from secretvault.api.authentication import VaultSessionAuthentication
+from secretvault.api.schema import VaultAutoSchema, document, public_errors
 
 app_name = "secretvault-api"
 
@@ -37,6 +39,9 @@ SPECTACULAR_DEFAULTS: dict[str, Any] = {
     "TITLE": "secretvault API",
     "DESCRIPTION": "Application secrets, encrypted at rest, served to services holding revocable tokens.",
     "VERSION": "1.0.0",
+    "LICENSE": {"name": "MIT", "url": "https://opensource.org/license/mit"},
+    # The paths carry the project's full prefix (/api/v1/...): they are relative to the host.
+    "SERVERS": [{"url": "/", "description": "The server that serves this document."}],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -52,12 +57,18 @@ class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 document (YAML, or JSON with ``?format=json`` / ``Accept``)."""
 
     schema = VaultAutoSchema()
+    # The API's session class, not DRF's: one security scheme per name in the document.
+    authentication_classes = [VaultSessionAuthentication]
 
     # Redecorated: drf-spectacular's own decoration assumes DEFAULT_SCHEMA_CLASS is its
     # AutoSchema, which a project (tests/settings.py, for one) need not set.
     @document(
         exclude=not spectacular_settings.SERVE_INCLUDE_SCHEMA,
-        responses={200: OpenApiTypes.OBJECT},
+        summary="This OpenAPI 3 document",
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The OpenAPI 3 document."),
+            **public_errors(405, 406),
+        },
         tags=["schema"],
     )
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:

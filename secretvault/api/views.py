@@ -24,9 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -34,8 +32,10 @@ from rest_framework.viewsets import GenericViewSet
 
 from secretvault import services
 from secretvault.api import schema as api_schema
-from secretvault.api.authentication import ServiceTokenAuthentication
+from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
+from secretvault.api.pagination import VaultPagination
+from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
@@ -43,6 +43,7 @@ from secretvault.api.serializers import (
     EnvironmentSerializer,
     EnvironmentWriteSerializer,
     LoadSerializer,
+    NoFieldsSerializer,
     RollbackSerializer,
     SecretCreateSerializer,
     SecretRevealSerializer,
@@ -138,8 +139,8 @@ def translate_exception(exc: Exception) -> Exception:
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, CryptoError):
-        # Core crypto errors name keys and rows, never values.
-        logger.error("secretvault API: %s: %s", type(exc).__name__, exc)
+        # Core crypto errors name keys and rows, never values; the place names the row.
+        logger.error("secretvault API: %s at %s: %s", type(exc).__name__, exc.place(), exc)
         return VaultUnavailable()
     return exc
 
@@ -148,16 +149,12 @@ def translate_exception(exc: Exception) -> Exception:
 # Base
 
 
-class VaultPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class VaultAPIView(GenericViewSet):
     """Base of the API's viewsets: explicit policies and Core error mapping."""
 
-    authentication_classes = [ServiceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    authentication_classes = AUTHENTICATION_CLASSES
+    #: Actions answering secret values: a session must not run them cross-site (api/authentication.py).
+    same_origin_actions = frozenset({"reveal", "load"})
     permission_classes = [VaultPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
@@ -173,6 +170,10 @@ class VaultAPIView(GenericViewSet):
     #: action → READ / WRITE (service tokens). Missing action: refused with 403.
     token_policy: dict[str, str] = {}
     workspace_url_kwarg = "ws"
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
 
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
@@ -234,9 +235,11 @@ def _query_env(request: Any) -> str | None:
 
 def _check_env_exists(workspace: Workspace, env: str) -> None:
     if not Environment.objects.filter(workspace=workspace, slug=env).exists():
-        raise exceptions.ValidationError(
-            {"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]}
-        )
+        _no_such_env(workspace, env)
+
+
+def _no_such_env(workspace: Workspace, env: str) -> None:
+    raise exceptions.ValidationError({"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]})
 
 
 def _envs_prefetch() -> Prefetch:
@@ -271,11 +274,16 @@ class WorkspaceViewSet(VaultAPIView):
             qs = qs.filter(pk=token.workspace_id)
         return qs
 
-    @document(responses=responses(WorkspaceSerializer(many=True), 404))
+    @document(
+        summary="List the workspaces",
+        description="People with view_workspace see all; a service token sees its own.",
+        responses=responses(WorkspaceSerializer(many=True), 400, 404),
+    )
     def list(self, request: Any) -> Response:
         return self.paginated(self.get_queryset(), WorkspaceSerializer)
 
     @document(
+        summary="Create a workspace",
         request=WorkspaceCreateSerializer,
         responses=responses(WorkspaceSerializer, 400, 413, 409, 503, status=201),
     )
@@ -284,7 +292,7 @@ class WorkspaceViewSet(VaultAPIView):
         workspace = services.create_workspace(slug=data["slug"], name=data["name"], actor=self.actor())
         return Response(WorkspaceSerializer(workspace).data, status=status.HTTP_201_CREATED)
 
-    @document(responses=responses(WorkspaceSerializer, 404))
+    @document(summary="One workspace", responses=responses(WorkspaceSerializer, 404))
     def retrieve(self, request: Any, ws: str) -> Response:
         return Response(WorkspaceSerializer(self.get_workspace()).data)
 
@@ -326,12 +334,16 @@ class WorkspaceViewSet(VaultAPIView):
             ),
             OpenApiParameter(
                 "scope",
-                str,
+                api_schema.SCOPE_LIST,
                 OpenApiParameter.QUERY,
+                style="form",
+                explode=False,
                 description="Scope tag(s), comma-separated: secrets tagged with any of them, "
                 "and unscoped ones.",
             ),
             OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="An ETag."),
+            api_schema.ETAG,
+            api_schema.no_store(200, 304),
         ],
         responses={
             **responses(
@@ -353,28 +365,36 @@ class WorkspaceViewSet(VaultAPIView):
         env = _query_env(request)
         scope = _query_scope(request)
         access = token_access(request)
+        now = timezone.now()
+        # One query answers the revalidation: revision, expiry, env existence, the token's envs.
+        state = services.load_state(
+            workspace, env=env, token=None if access is None else access.token, now=now
+        )
         if access is not None:
+            access.__dict__.setdefault("env_slugs", state.token_env_slugs)  # its cached_property, pre-filled
             if env is None:
                 env = access.default_env
             elif access.env_restricted:
                 access.check_env(env)
-            else:
-                _check_env_exists(workspace, env)
+            elif not state.env_exists:
+                _no_such_env(workspace, env)
             if access.scope:
                 if scope:
                     access.check_scope(scope)
                 else:
                     scope = sorted(access.scope)
-        elif env is not None:
-            _check_env_exists(workspace, env)
+        elif env is not None and not state.env_exists:
+            _no_such_env(workspace, env)
 
-        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None)
-        etag = f'"{services.load_etag(resolved)}"'
+        actor = self.actor()
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
+            # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
-        services.record_load(workspace, resolved, env=env, actor=self.actor())
+        services.record_load(workspace, resolved, env=env, actor=actor)
         return Response({"workspace": workspace.slug, "env": env, "secrets": values}, headers=headers)
 
 
@@ -405,17 +425,23 @@ def _etag_matches(request: Any, etag: str) -> bool:
 
 @extend_schema(tags=["environments"])
 @document_view(
-    list=dict(responses=responses(EnvironmentSerializer(many=True), 404)),
+    list=dict(
+        summary="List the environments",
+        responses=responses(EnvironmentSerializer(many=True), 400, 404),
+    ),
     create=dict(
+        summary="Create an environment",
         request=EnvironmentWriteSerializer,
         responses=responses(EnvironmentSerializer, 400, 413, 404, 409, status=201),
     ),
-    retrieve=dict(responses=responses(EnvironmentSerializer, 404)),
+    retrieve=dict(summary="One environment", responses=responses(EnvironmentSerializer, 404)),
     partial_update=dict(
+        summary="Change an environment's slug or name",
         request=EnvironmentWriteSerializer,
         responses=responses(EnvironmentSerializer, 400, 413, 404, 409),
     ),
     destroy=dict(
+        summary="Delete an environment",
         description="Refused (409) while a secret or token names the environment.",
         responses=responses(None, 404, 409, status=204),
     ),
@@ -490,17 +516,24 @@ _WRITE_DOC = (
 @extend_schema(tags=["secrets"])
 @document_view(
     list=dict(
+        summary="List the secrets (metadata)",
         description="Metadata of the workspace's secrets (never values), paginated.",
         responses=responses(SecretSerializer(many=True), 400, 404),
     ),
     create=dict(
+        summary="Create a secret",
         description=_WRITE_DOC + "Answers 201 with the metadata (no value). 409 when "
         "another secret of the key serves one of the environments.",
         request=SecretCreateSerializer,
         responses=responses(SecretSerializer, 400, 413, 404, 409, 503, status=201),
     ),
-    retrieve=dict(parameters=[ENV_PARAMETER], responses=responses(SecretSerializer, 400, 404)),
+    retrieve=dict(
+        summary="One secret's metadata",
+        parameters=[ENV_PARAMETER],
+        responses=responses(SecretSerializer, 400, 404),
+    ),
     update=dict(
+        summary="Replace a secret's metadata (and value)",
         description=_WRITE_DOC + "PUT replaces the metadata: a missing description, "
         "token_type, scope, envs or expires_at resets to its default (empty, global, no "
         "expiry). `value` is optional: absent keeps the current value; a different one "
@@ -511,6 +544,7 @@ _WRITE_DOC = (
         responses=responses(SecretSerializer, 400, 413, 404, 409, 503),
     ),
     partial_update=dict(
+        summary="Change a secret",
         description=_WRITE_DOC + "PATCH changes only the fields given. A `value` "
         "different from the current one writes one new version. `expected_version` makes "
         "it a check-and-set (409 on mismatch).",
@@ -519,6 +553,7 @@ _WRITE_DOC = (
         responses=responses(SecretSerializer, 400, 413, 404, 409, 503),
     ),
     destroy=dict(
+        summary="Delete a secret and all its versions",
         description="Deletes the secret and all its versions, for good.",
         parameters=[ENV_PARAMETER],
         responses=responses(None, 400, 404, status=204),
@@ -654,7 +689,7 @@ class SecretViewSet(VaultAPIView):
         summary="Reveal the current value",
         description="Metadata plus `value`. Audited as `secret.reveal`. A token can reveal only "
         "active (unrevoked, unexpired) secrets it can see.",
-        parameters=[ENV_PARAMETER],
+        parameters=[ENV_PARAMETER, api_schema.no_store(200)],
         responses=responses(SecretRevealSerializer, 400, 404, 503),
     )
     @action(detail=True, methods=["get"])
@@ -705,12 +740,13 @@ class SecretViewSet(VaultAPIView):
         summary="Revoke (disable without deleting)",
         description="Idempotent. A revoked secret is no longer loaded by services.",
         parameters=[ENV_PARAMETER],
-        request=None,
-        responses=responses(SecretSerializer, 400, 404),
+        request=NoFieldsSerializer,
+        responses=responses(SecretSerializer, 400, 413, 404),
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def revoke(self, request: Any, ws: str, key: str) -> Response:
         secret = self.get_object()
+        self.validated(NoFieldsSerializer)
         services.revoke_secret(secret, actor=self.actor())
         secret.refresh_from_db(fields=["revoked_at", "updated_at"])
         return Response(self.serialize(secret))
@@ -719,12 +755,13 @@ class SecretViewSet(VaultAPIView):
         summary="Restore a revoked secret",
         description="Idempotent.",
         parameters=[ENV_PARAMETER],
-        request=None,
-        responses=responses(SecretSerializer, 400, 404),
+        request=NoFieldsSerializer,
+        responses=responses(SecretSerializer, 400, 413, 404),
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def restore(self, request: Any, ws: str, key: str) -> Response:
         secret = self.get_object()
+        self.validated(NoFieldsSerializer)
         services.restore_secret(secret, actor=self.actor())
         secret.refresh_from_db(fields=["revoked_at", "updated_at"])
         return Response(self.serialize(secret))
@@ -737,15 +774,18 @@ class SecretViewSet(VaultAPIView):
 @extend_schema(tags=["tokens"])
 @document_view(
     list=dict(
+        summary="List the service tokens",
         description="People with view_servicetoken only; service tokens get 403.",
         responses=responses(ServiceTokenSerializer(many=True), 400, 404),
     ),
     create=dict(
+        summary="Create a service token",
         description="Answers 201 with the raw `token`, shown this once (only its digest is kept).",
+        parameters=[api_schema.no_store(201)],
         request=ServiceTokenCreateSerializer,
         responses=responses(ServiceTokenCreatedSerializer, 400, 413, 404, status=201),
     ),
-    retrieve=dict(responses=responses(ServiceTokenSerializer, 404)),
+    retrieve=dict(summary="One service token", responses=responses(ServiceTokenSerializer, 404)),
 )
 class ServiceTokenViewSet(VaultAPIView):
     """Service tokens of a workspace. Managed by people only: every route is 403 for tokens."""
@@ -800,12 +840,13 @@ class ServiceTokenViewSet(VaultAPIView):
     @document(
         summary="Revoke the token, at once and for good",
         description="Idempotent.",
-        request=None,
-        responses=responses(ServiceTokenSerializer, 404),
+        request=NoFieldsSerializer,
+        responses=responses(ServiceTokenSerializer, 400, 413, 404),
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Any, ws: str, token_id: str) -> Response:
         token = self.get_object()
+        self.validated(NoFieldsSerializer)
         services.revoke_token(token, actor=self.actor())
         return Response(ServiceTokenSerializer(token).data)
 
@@ -817,6 +858,7 @@ class ServiceTokenViewSet(VaultAPIView):
 @extend_schema(tags=["audit"])
 @document_view(
     list=dict(
+        summary="The audit trail",
         description="The workspace's audit trail, newest first. Never holds a value. People "
         "with view_auditevent only; service tokens get 403.",
         responses=responses(AuditEventSerializer(many=True), 400, 404),

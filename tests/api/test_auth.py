@@ -48,25 +48,44 @@ def test_missing_credentials_are_401_with_challenge(workspace, anon):
     assert_401(anon.post(SECRETS, {"key": "A", "value": "x"}))
 
 
-@pytest.mark.parametrize(
-    "header",
-    [
-        "Bearer",
-        "Bearer ",
-        "Bearer a b",
-        "Bearer not-a-token",
-        "Bearer svt_0123456789abcdef_short",
-        "bearer svt_zz",
-        "Bearer \xe9t\xe9",
-    ],
-)
-def test_malformed_tokens_are_401(workspace, header):
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "Bearer \xe9t\xe9"])
+def test_malformed_headers_are_401(workspace, header):
     client = APIClient()
     response = client.get(SECRETS, HTTP_AUTHORIZATION=header)
     assert_401(response)
+    assert response.json()["detail"] == "Malformed authorization header: use 'Bearer <token>'."
     event = AuditEvent.objects.get(action="auth.failed")
     assert event.workspace_id is None and event.detail["reason"] == "malformed"
     assert "token_id" not in event.detail
+
+
+def _mistype(raw: str, index: int) -> str:
+    char = raw[index]
+    return raw[:index] + ("B" if char != "B" else "C") + raw[index + 1 :]
+
+
+def test_a_token_failing_its_checksum_says_so(workspace, make_token, bearer):
+    """Issue #11.8: a mistyped or truncated token is not called a malformed header."""
+    _token, raw = make_token()
+    attempts = [
+        _mistype(raw, len(raw) - 10),  # one character of the secret
+        _mistype(raw, len(raw) - 1),  # one character of the checksum
+        raw[:-1],  # truncated
+        raw + "x",  # one character too many
+        "not-a-token",
+        "svt_0123456789abcdef_short",
+    ]
+    for attempt in attempts:
+        response = APIClient().get(SECRETS, HTTP_AUTHORIZATION=f"Bearer {attempt}")
+        assert_401(response)
+        assert response.json()["detail"] == "Not a valid service token: mistyped or truncated?"
+    events = AuditEvent.objects.filter(action="auth.failed")
+    assert events.count() == len(attempts)
+    assert {event.detail["reason"] for event in events} == {"not_a_token"}
+    assert all("token_id" not in event.detail for event in events)
+    # Lower-case scheme, same token: still our scheme, still "not a token".
+    response = APIClient().get(SECRETS, HTTP_AUTHORIZATION="bearer svt_zz")
+    assert response.json()["detail"] == "Not a valid service token: mistyped or truncated?"
 
 
 def test_unknown_expired_revoked_and_wrong_secret_are_401(workspace, make_token, bearer):
@@ -100,7 +119,9 @@ def test_other_schemes_fall_through(workspace, superuser):
     assert client.get(SECRETS, HTTP_AUTHORIZATION="Token abc").status_code == 401
     assert client.get(SECRETS, HTTP_AUTHORIZATION=basic("root")).status_code == 200
     assert client.get(SECRETS, HTTP_AUTHORIZATION=basic("root", "wrong")).status_code == 401
-    assert not AuditEvent.objects.filter(action="auth.failed").exists()
+    # Other schemes are no token failure; the wrong password is a password failure.
+    [event] = AuditEvent.objects.filter(action="auth.failed")
+    assert event.detail == {"reason": "password", "username": "root"}
 
 
 def test_session_authentication(workspace, superuser):
@@ -140,14 +161,16 @@ def test_failed_attempts_are_throttled_per_address(workspace, make_token, bearer
     assert limit == 20
     for _ in range(limit):
         assert bearer(bad).get(SECRETS).status_code == 401
-    # Over the limit: refused before any lookup, even with a valid token.
+    # Over the limit: failures are 429, and no longer audited one by one.
     response = bearer(bad).get(SECRETS)
     assert response.status_code == 429 and int(response["Retry-After"]) >= 1
-    assert bearer(raw).get(SECRETS).status_code == 429
+    assert bearer("garbage").get(SECRETS).status_code == 429
     assert AuditEvent.objects.filter(action="auth.failed").count() == limit
-    # Another address is not affected.
+    # A valid token from the same address is not refused by a lockout it did not cause.
+    assert bearer(raw).get(SECRETS).status_code == 200
+    # Another address is not affected either.
     other = APIClient(REMOTE_ADDR="10.0.0.9")
-    assert other.get(SECRETS, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    assert other.get(SECRETS, HTTP_AUTHORIZATION=f"Bearer {bad}").status_code == 401
 
 
 @override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"secretvault_auth_failures": "2/min"}})

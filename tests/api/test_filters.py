@@ -110,9 +110,11 @@ def test_pagination(su, vault):
     last = su.get(SECRETS + "?page_size=2&page=3").json()
     assert [s["key"] for s in last["results"]] == ["ECHO"] and last["next"] is None
     assert su.get(SECRETS + "?page=99").status_code == 404
-    assert su.get(SECRETS + "?page=abc").status_code == 404
-    assert len(su.get(SECRETS + "?page_size=0").json()["results"]) == 5  # falls back to default
-    assert len(su.get(SECRETS + "?page_size=abc").json()["results"]) == 5
+    # Unreadable page numbers and sizes are refused, not replaced by the default (#16).
+    for query in ("page=abc", "page=0", "page_size=0", "page_size=abc", "page_size=2.0", "page_size="):
+        response = su.get(SECRETS + "?" + query)
+        assert response.status_code == 400, query
+        assert list(response.json()) == [query.split("=")[0]], query
 
 
 def test_max_page_size(su, workspace, make_secret):
@@ -122,4 +124,7 @@ def test_max_page_size(su, workspace, make_secret):
     for i in range(60):
         make_secret(f"K{i:03}", "v")
     assert len(su.get(SECRETS).json()["results"]) == 50
-    assert len(su.get(SECRETS + "?page_size=100000").json()["results"]) == 60
+    assert len(su.get(SECRETS + "?page_size=500").json()["results"]) == 60
+    # Above the maximum is refused (400), not clamped: the schema says maximum 500.
+    assert su.get(SECRETS + "?page_size=501").status_code == 400
+    assert su.get(SECRETS + "?page_size=100000").status_code == 400

@@ -93,12 +93,12 @@ def test_etag_and_304_without_decrypting(su, vault, monkeypatch):
     changed = su.get(LOAD + "?env=prd", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
     assert changed.json()["secrets"]["DB_URL"] == "db-prd-2"
-    # Metadata-only changes do not change what a service sees, nor the ETag.
+    # Every write changes the ETag, a metadata-only one too (SPEC §10; tests/api/test_revalidation.py).
     su.patch(ws_url("acme", "secrets", "WEB_ONLY"), {"description": "d"})
-    assert su.get(LOAD + "?env=prd")["ETag"] == changed["ETag"]
-    # Revoking changes the set, and so the ETag.
+    described = su.get(LOAD + "?env=prd")["ETag"]
+    assert described != changed["ETag"]
     su.post(ws_url("acme", "secrets", "WEB_ONLY", "revoke"))
-    assert su.get(LOAD + "?env=prd")["ETag"] != changed["ETag"]
+    assert su.get(LOAD + "?env=prd")["ETag"] != described
 
 
 def test_token_restricted_to_one_env_gets_it_by_default(vault, token_client):

@@ -145,13 +145,30 @@ def test_decryption_failure_is_503_generic_and_logged_without_value(su, written,
         assert value not in caplog.text
 
 
+def test_decryption_failure_log_names_workspace_key_and_version(su, written, caplog):
+    """Issue #10.11: the 503's log line names the row (workspace, key, version), not only the key id."""
+    secret_version = SecretVersion.objects.get(secret__key="CANARY", secret__envs__isnull=True, version=2)
+    blob = bytearray(secret_version.ciphertext)
+    blob[20] ^= 0x01
+    SecretVersion.objects.filter(pk=secret_version.pk).update(ciphertext=bytes(blob))
+    for url in (ws_url("acme", "secrets", "CANARY", "reveal"), ws_url("acme", "load")):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="secretvault.api.views"):
+            assert su.get(url).status_code == 503, url
+        [record] = [r for r in caplog.records if r.name == "secretvault.api.views"]
+        message = record.getMessage()
+        assert "workspace 'acme', secret 'CANARY', version 2" in message, message
+        for value in VALUES:
+            assert value not in message
+
+
 def test_missing_master_key_is_503(su, written):
-    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2]}):
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2], "API_BASIC_AUTH": True}):
         response = su.get(ws_url("acme", "load"))
         assert response.status_code == 503 and set(response.json()) == {"detail"}
         response = su.post(ws_url("acme", "secrets"), {"key": "NEW", "value": "x"})
         assert response.status_code == 503
-    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY]}):
+    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY], "API_BASIC_AUTH": True}):
         assert su.get(ws_url("acme", "load")).status_code == 200
 
 

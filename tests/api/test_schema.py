@@ -17,6 +17,8 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from openapi_schema_validator import OAS30WriteValidator, oas30_format_checker
+from openapi_spec_validator import OpenAPIV30SpecValidator
 
 from secretvault import services
 from tests.api.conftest import basic
@@ -113,6 +115,215 @@ def test_swagger_ui_is_served_from_sidecar(client):
     assert f"{API}/schema/" in html
     for cdn in ("cdn.", "jsdelivr", "unpkg", "cdnjs", "://"):
         assert cdn not in html.replace("https://swagger.io", ""), cdn
+
+
+# --------------------------------------------------------------------------------------
+# The document says exactly what the API does (#16 item 6)
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in openapi["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def resolve(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        schema = openapi["components"]["schemas"][name]
+    return schema
+
+
+def request_schema(openapi: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    return resolve(openapi, operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def test_schema_is_valid_under_strict_openapi_validation(openapi):
+    OpenAPIV30SpecValidator(openapi).validate()
+
+
+def test_every_operation_has_a_summary_and_a_unique_operation_id(openapi):
+    ids = []
+    for method, path, operation in operations(openapi):
+        assert operation.get("summary", "").strip(), (method, path)
+        assert operation.get("operationId"), (method, path)
+        ids.append(operation["operationId"])
+    assert len(ids) == len(set(ids))
+
+
+def test_nullable_always_has_a_sibling_type(openapi):
+    """OpenAPI 3.0.3: ``nullable`` without ``type`` means nothing to strict validators."""
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("nullable"):
+                assert "type" in node, where
+            for name, child in node.items():
+                walk(child, f"{where}/{name}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{where}/{index}")
+
+    walk(openapi, "#")
+
+
+@pytest.mark.parametrize("component", ["SecretCreate", "PatchedSecretUpdate", "ServiceTokenCreate"])
+def test_expires_at_accepts_what_the_api_accepts(openapi, component):
+    schema = openapi["components"]["schemas"][component]["properties"]["expires_at"]
+    validator = OAS30WriteValidator(schema, format_checker=oas30_format_checker)
+    for accepted in (None, 1893456000, "2030-01-01T00:00:00Z"):
+        assert validator.is_valid(accepted), accepted
+    for refused in ("soon", 1.5, [], {}):
+        assert not validator.is_valid(refused), refused
+
+
+def test_request_bodies_refuse_unknown_fields(openapi):
+    bodies = [(m, p, o) for m, p, o in operations(openapi) if "requestBody" in o]
+    assert len(bodies) >= 10
+    for method, path, operation in bodies:
+        schema = request_schema(openapi, operation)
+        assert schema["type"] == "object", (method, path)
+        assert schema["additionalProperties"] is False, (method, path)
+
+
+# Every route that takes a body, with a valid body but for one unknown field.
+BODY_ROUTES = [
+    ("post", "", {"slug": "newws"}),
+    ("post", "environments/", {"slug": "stg"}),
+    ("patch", "environments/dev/", {"name": "Dev"}),
+    ("post", "secrets/", {"key": "NEW_KEY", "value": "v"}),
+    ("put", "secrets/API_KEY/", {"value": "v"}),
+    ("patch", "secrets/API_KEY/", {"value": "v"}),
+    ("post", "secrets/API_KEY/rollback/", {"version": 1}),
+    ("post", "secrets/API_KEY/revoke/", {}),
+    ("post", "secrets/API_KEY/restore/", {}),
+    ("post", "tokens/", {"name": "ci"}),
+    ("post", "tokens/{token_id}/revoke/", {}),
+]
+
+
+@pytest.fixture
+def body_targets(su, workspace, dev, make_secret, make_token) -> dict[str, str]:
+    make_secret("API_KEY", "v1")
+    token, _raw = make_token(name="existing")
+    return {"token_id": token.token_id}
+
+
+@pytest.mark.parametrize(("method", "tail", "body"), BODY_ROUTES)
+def test_every_body_refuses_an_unknown_field(su, body_targets, method, tail, body):
+    url = f"{API}/workspaces/" + ("" if method == "post" and tail == "" else "acme/") + tail
+    url = url.format(**body_targets)
+    response = getattr(su, method)(url, {**body, "bogus": 1}, format="json")
+    assert response.status_code == 400, response.content
+    assert "bogus" in response.json()
+    # The same body without the unknown field is accepted: the field alone was refused.
+    assert getattr(su, method)(url, body, format="json").status_code in (200, 201)
+
+
+def test_actions_without_input_take_no_body_or_an_empty_one(su, body_targets):
+    url = f"{API}/workspaces/acme/secrets/API_KEY/revoke/"
+    assert su.post(url).status_code == 200
+    assert su.post(url, {}, format="json").status_code == 200
+    assert su.post(url, [], format="json").status_code == 400
+
+
+def test_documented_response_headers(openapi):
+    for method, path, operation in operations(openapi):
+        if path == f"{API}/schema/":
+            continue
+        answers = operation["responses"]
+        assert answers["401"]["headers"]["WWW-Authenticate"]["required"] is True, (method, path)
+        assert answers["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer", (method, path)
+        assert answers["405"]["headers"]["Allow"]["required"] is True, (method, path)
+    ws = f"{API}/workspaces/{{ws}}"
+    load = openapi["paths"][f"{ws}/load/"]["get"]["responses"]
+    for code in ("200", "304"):
+        assert {"ETag", "Cache-Control"} <= set(load[code]["headers"]), code
+    reveal = openapi["paths"][f"{ws}/secrets/{{key}}/reveal/"]["get"]["responses"]
+    assert reveal["200"]["headers"]["Cache-Control"]["schema"]["enum"] == ["no-store"]
+    created = openapi["paths"][f"{ws}/tokens/"]["post"]["responses"]
+    assert created["201"]["headers"]["Cache-Control"]["schema"]["enum"] == ["no-store"]
+
+
+def test_the_documented_headers_are_sent(su, anon, workspace, make_secret, fresh_throttle_window):
+    make_secret("API_KEY", "v1")
+    load = su.get(f"{API}/workspaces/acme/load/")
+    assert load["ETag"] and load["Cache-Control"] == "no-store"
+    again = su.get(f"{API}/workspaces/acme/load/", HTTP_IF_NONE_MATCH=load["ETag"])
+    assert again.status_code == 304 and again["ETag"] == load["ETag"] and again["Cache-Control"] == "no-store"
+    assert su.get(f"{API}/workspaces/acme/secrets/API_KEY/reveal/")["Cache-Control"] == "no-store"
+    assert su.post(f"{API}/workspaces/acme/tokens/", {"name": "t"})["Cache-Control"] == "no-store"
+    unauthenticated = anon.get(f"{API}/workspaces/")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated["WWW-Authenticate"] == 'Bearer realm="secretvault"'
+    not_allowed = su.put(f"{API}/workspaces/acme/environments/dev/", {})
+    assert not_allowed.status_code == 405 and "PATCH" in not_allowed["Allow"]
+    for _ in range(25):
+        throttled = anon.get(f"{API}/workspaces/", HTTP_AUTHORIZATION="Bearer svt_wrong")
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) >= 0
+
+
+def test_405_406_415_are_documented(openapi):
+    for method, path, operation in operations(openapi):
+        codes = set(operation["responses"])
+        assert {"405", "406"} <= codes, (method, path)
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= codes, (method, path)
+
+
+@pytest.mark.parametrize(("method", "tail", "body"), BODY_ROUTES)
+def test_415_on_every_body_that_is_not_json(su, body_targets, method, tail, body):
+    url = f"{API}/workspaces/" + ("" if method == "post" and tail == "" else "acme/") + tail
+    url = url.format(**body_targets)
+    response = getattr(su, method)(url, "slug=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415, response.content
+
+
+def test_406_when_json_is_not_acceptable(su, workspace):
+    response = su.get(f"{API}/workspaces/acme/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+
+
+def test_page_and_page_size_bounds(openapi):
+    from secretvault.api.pagination import VaultPagination
+
+    lists = [
+        o for m, p, o in operations(openapi) if "page_size" in {x["name"] for x in o.get("parameters", [])}
+    ]
+    assert len(lists) >= 6
+    for operation in lists:
+        parameters = {x["name"]: x["schema"] for x in operation["parameters"]}
+        assert parameters["page_size"]["type"] == "integer"
+        assert parameters["page_size"]["minimum"] == 1
+        assert parameters["page_size"]["maximum"] == VaultPagination.max_page_size
+        assert parameters["page"] == {"type": "integer", "minimum": 1}
+        assert "400" in operation["responses"], operation["operationId"]
+
+
+@pytest.mark.parametrize("url", ["", "acme/environments/", "acme/secrets/", "acme/tokens/", "acme/audit/"])
+def test_every_list_refuses_a_bad_page_size(su, workspace, url):
+    for bad in ("abc", "0", "-1", "501", "1.5", " 5"):
+        response = su.get(f"{API}/workspaces/{url}", {"page_size": bad})
+        assert response.status_code == 400, (url, bad)
+        assert list(response.json()) == ["page_size"], (url, bad)
+    assert su.get(f"{API}/workspaces/{url}", {"page_size": "500"}).status_code == 200
+
+
+def test_expiring_within_minimum(openapi, su, workspace):
+    secrets = openapi["paths"][f"{API}/workspaces/{{ws}}/secrets/"]["get"]
+    schema = {x["name"]: x["schema"] for x in secrets["parameters"]}["expiring_within"]
+    assert schema["type"] == "integer" and schema["minimum"] == 0 and schema["maximum"] > 0
+    for bad in ("-1", "abc", "1.0", " 5", "+5", str(schema["maximum"] + 1)):
+        response = su.get(f"{API}/workspaces/acme/secrets/", {"expiring_within": bad})
+        assert response.status_code == 400, bad
+        assert "expiring_within" in response.json(), bad
+    assert su.get(f"{API}/workspaces/acme/secrets/", {"expiring_within": "0"}).status_code == 200
 
 
 # --------------------------------------------------------------------------------------

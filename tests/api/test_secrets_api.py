@@ -132,7 +132,9 @@ def test_non_object_bodies_are_400(su, workspace):
 
 
 def test_value_size_limit_is_utf8_bytes(su, workspace):
-    with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY], "MAX_VALUE_BYTES": 8}):
+    with override_settings(
+        SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY], "MAX_VALUE_BYTES": 8, "API_BASIC_AUTH": True}
+    ):
         assert su.post(SECRETS, {"key": "A", "value": "12345678"}).status_code == 201
         response = su.post(SECRETS, {"key": "B", "value": "ééééé"})  # 10 bytes
         assert response.status_code == 400 and "value" in response.json()

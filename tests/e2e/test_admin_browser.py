@@ -76,12 +76,12 @@ def test_secret_lifecycle(admin_browser: OpenSession, superuser: Any) -> None:
     assert "was added successfully" in s.messages()
 
     s.goto("/admin/secretvault/secret/add/", "secret-add")
-    assert page.get_attribute("#id_value", "type") == "password"
+    assert page.locator("textarea#id_value").count() == 1
     page.select_option("#id_workspace", label="shop")
     page.fill("#id_key", "PAYMENT_API_KEY")
     page.fill("#id_value", FIRST)
     page.fill("#id_description", "card processor")
-    page.get_by_label("shop / prd").check()
+    page.get_by_label("prd").check()
     page.fill("#id_scope", "billing")
     s.click("input[name=_save]", "secret-changelist")
     assert "was added successfully" in s.messages()
@@ -221,9 +221,16 @@ def test_token_is_shown_once_then_revoked(
     token = ServiceToken.objects.get(name="billing-svc")
     assert ServiceToken.objects.authenticate(raw) == token
 
-    # Never again: not on the way back, nor on any page that speaks of the token.
+    # Never again: not on reload (a GET after the redirect: no second token), not on the way
+    # back, nor on any page that speaks of the token.
+    s.page.reload()
+    s.check("reload-after-token")
+    assert "already shown once" in s.page.inner_text("#content")
+    assert s.page.locator("#sv-raw-token").count() == 0
+    assert ServiceToken.objects.count() == 1
     s.page.go_back()
     s.check("back-after-token")
+    assert ServiceToken.objects.count() == 1
     s.goto("/admin/secretvault/servicetoken/", "token-changelist")
     s.click(f"#result_list a:text('{token.token_id}')", "token-view")
     assert "billing-svc" in s.page.inner_text("#content")

@@ -74,7 +74,8 @@ class ApiBadInput(TestCase):
         cls.secret = services.create_secret(cls.workspace, key="EXISTING", value=MARK + "existing")
 
     def setUp(self) -> None:
-        self.client = Client()
+        # A session user of the site's own pages (value reads need a same-origin marker).
+        self.client = Client(HTTP_X_REQUESTED_WITH="XMLHttpRequest")
         self.client.force_login(self.user)
 
     def check(self, response, before: tuple[int, ...], body: object) -> None:

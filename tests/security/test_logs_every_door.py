@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 
 from secretvault import services
 from secretvault.models import Secret, ServiceToken, Workspace
+from tests.admin_pages import post_token_form
 
 pytestmark = pytest.mark.django_db
 
@@ -136,8 +137,8 @@ def _drive_admin(client: Client, workspace: Workspace, secret: Secret) -> list[s
     assert client.post(rollback, {"post": "yes"}).status_code == 302
     assert client.get(reverse("admin:secretvault_secret_history", args=[secret.pk])).status_code == 200
 
-    created = client.post(
-        reverse("admin:secretvault_servicetoken_add"),
+    created = post_token_form(
+        client,
         {"workspace": str(workspace.pk), "name": "from-admin", "scope": "", "can_write": "on"},
         follow=True,
     )
@@ -148,7 +149,7 @@ def _drive_admin(client: Client, workspace: Workspace, secret: Secret) -> list[s
 
 def _drive_api(workspace: Workspace, superuser: Any) -> list[str]:
     """Reveal, load, write and mint a token through the API. Returns the raw tokens."""
-    person = APIClient()
+    person = APIClient(HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # same-origin marker for value reads
     person.force_login(superuser)
     base = f"/api/v1/workspaces/{workspace.slug}"
     response = person.post(f"{base}/tokens/", {"name": "from-api", "can_write": True}, format="json")
@@ -247,9 +248,8 @@ def test_admin_error_reports_hide_values_and_tokens(
                 ).content.decode()
             )
             pages.append(
-                client.post(
-                    reverse("admin:secretvault_servicetoken_add"),
-                    {"workspace": str(workspace.pk), "name": "crash", "scope": ""},
+                post_token_form(
+                    client, {"workspace": str(workspace.pk), "name": "crash", "scope": ""}
                 ).content.decode()
             )
         reports = [
