@@ -293,42 +293,6 @@ class ServiceTokenScheme(OpenApiAuthenticationExtension):
         return scheme
 
 
-class VaultSessionScheme(OpenApiAuthenticationExtension):
-    target_class = "secretvault.api.authentication.VaultSessionAuthentication"
-    name = "cookieAuth"
-    match_subclasses = True
-
-    def get_security_definition(self, auto_schema: Any) -> Any:
-        from django.conf import settings
-
-        return {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": settings.SESSION_COOKIE_NAME,
-            "description": "A Django session (the admin login). Writes need the CSRF token; reveal "
-            "and load need a same-origin request (Sec-Fetch-Site) or an X-Requested-With header.",
-        }
-
-
-class VaultBasicScheme(OpenApiAuthenticationExtension):
-    """HTTP Basic, in the document only where ``SECRETVAULT["API_BASIC_AUTH"]`` enables it."""
-
-    target_class = "secretvault.api.authentication.VaultBasicAuthentication"
-    match_subclasses = True
-
-    @property
-    def name(self) -> list[str]:  # type: ignore[override]
-        from secretvault.conf import vault_settings
-
-        return ["basicAuth"] if vault_settings.API_BASIC_AUTH else []
-
-    def get_security_requirement(self, auto_schema: Any) -> Any:
-        return {name: [] for name in self.name} or None
-
-    def get_security_definition(self, auto_schema: Any) -> Any:
-        return [{"type": "http", "scheme": "basic"} for _name in self.name]
-
-
 _ERRORS: dict[int, OpenApiResponse] = {
     304: OpenApiResponse(description="Not modified: the If-None-Match ETag is current."),
     400: OpenApiResponse(

@@ -26,7 +26,7 @@ from secretvault.models import (
     Workspace,
     unix_seconds,
 )
-from secretvault.validators import validate_key, validate_scope_tag, validate_slug
+from secretvault.validators import MAX_LIST_ITEMS, validate_key, validate_scope_tag, validate_slug
 
 MAX_INT = 2**31 - 1
 
@@ -87,6 +87,7 @@ class StringListField(serializers.ListField):
 
 
 def slug_list(**kwargs: Any) -> StringListField:
+    kwargs.setdefault("max_length", MAX_LIST_ITEMS)
     return StringListField(child=StrictCharField(max_length=50, validators=[validate_slug]), **kwargs)
 
 
