@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "secretvault",
 ]
 
+# Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,8 +146,11 @@ CACHES = {"default": _CACHE}
 # First: refuses a username from an address after repeated wrong passwords (admin login,
 # API Basic), before the password is checked. It authenticates nobody itself.
 AUTHENTICATION_BACKENDS = [
+    # Refuses a username+address after repeated wrong passwords (check secretvault.W013).
     "secretvault.logins.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Workspace memberships as object permissions (SPEC §9; check secretvault.W020).
+    "secretvault.backends.WorkspacePermissionBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

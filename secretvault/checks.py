@@ -240,3 +240,24 @@ def check_proxy_address(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         ]
     return []
+
+
+BACKEND = "secretvault.backends.WorkspacePermissionBackend"
+
+
+@register(Tags.security)
+def check_permission_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without the backend, memberships give no object permission in the admin (SPEC §9)."""
+    from django.conf import settings
+
+    backends = getattr(settings, "AUTHENTICATION_BACKENDS", [])
+    if BACKEND in backends:
+        return []
+    return [
+        Warning(
+            f"{BACKEND} is not in AUTHENTICATION_BACKENDS: workspace memberships grant nothing "
+            "in the admin, and only global model permissions apply there.",
+            hint=f'Add "{BACKEND}" after "django.contrib.auth.backends.ModelBackend".',
+            id="secretvault.W020",
+        )
+    ]

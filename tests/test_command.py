@@ -812,6 +812,17 @@ def test_import_dry_run_writes_nothing(cli: Cli, tmp_path: Path, make_secret: Ca
     assert snapshot() == before
 
 
+def test_import_reports_progress_on_stderr(cli: Cli, workspace: Workspace) -> None:
+    from secretvault import bulk
+
+    text = "".join(f"K{i}={i}\n" for i in range(bulk.IMPORT_BATCH + 5))
+    result = cli("import", "-", "-w", "acme", stdin=text)
+    assert result.code == 0, result.err
+    assert f"import: {bulk.IMPORT_BATCH}/{bulk.IMPORT_BATCH + 5} keys" in result.err
+    assert f"import: {bulk.IMPORT_BATCH + 5}/{bulk.IMPORT_BATCH + 5} keys" in result.err
+    assert "import:" not in result.out
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -849,10 +860,11 @@ def test_import_non_object_json(cli: Cli, tmp_path: Path, workspace: Workspace, 
     )
 
 
-def test_import_is_one_transaction(
+def test_import_refuses_a_conflict_before_writing_anything(
     cli: Cli, prd: Environment, dev: Environment, make_secret: Callable[..., Secret]
 ) -> None:
-    # The second key conflicts with a secret serving prd and dev: the first must not stay.
+    # The second key conflicts with a secret serving prd and dev: the whole import is
+    # planned first, so the first key is not written either (batches come after).
     make_secret("TAKEN", VALUE, envs=["prd", "dev"])
     before = snapshot()
     result = cli("import", "-", "-w", "acme", "--env", "prd", stdin="AAA=1\nTAKEN=2\n")

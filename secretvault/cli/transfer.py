@@ -1,7 +1,9 @@
 """``export`` and ``import``: many secrets at once, as dotenv or JSON.
 
-``import`` checks every entry before it writes anything, and writes all of
-them in one transaction (``--dry-run`` rolls it back).
+``import`` checks every entry and plans the whole import (read-only) before it
+writes anything, then writes in batches, one transaction each, reporting progress
+on stderr (``secretvault.bulk``); ``--dry-run`` prints the plan, with no lock and
+no write.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.utils.translation import ngettext
 
-from secretvault import dotenv, services
-from secretvault.models import VersionAction
+from secretvault import bulk, dotenv, services
 from secretvault.validators import validate_key, validate_value
 
 from .parsing import Subcommands
-from .session import Options, Session, secrets_with_envs
+from .session import Options, Session
 
 
 def register(commands: Subcommands) -> None:
@@ -77,24 +77,13 @@ def handle_import(session: Session, options: Options) -> None:
     envs = session.check_envs(workspace, [options["env"]])
     values = parse_import(session, options)
 
-    created: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
-    with transaction.atomic():
-        existing = secrets_with_envs(workspace, list(values), envs)
-        for key, value in values.items():
-            secret = existing.get(key)
-            if secret is None:
-                services.create_secret(
-                    workspace, key=key, value=value, envs=envs, actor=actor, action=VersionAction.IMPORT
-                )
-                created.append(key)
-                continue
-            before = secret.current_version
-            services.update_secret(secret, value=value, actor=actor, action=VersionAction.IMPORT)
-            (updated if secret.current_version != before else unchanged).append(key)
-        if options["dry_run"]:
-            transaction.set_rollback(True)
+    def progress(done: int, total: int) -> None:
+        session.info(f"import: {done}/{total} keys")
+
+    report = bulk.import_values(
+        workspace, values, envs=envs, actor=actor, dry_run=options["dry_run"], progress=progress
+    )
+    created, updated, unchanged = report.created, report.updated, report.unchanged
 
     where = f"{workspace.slug}" + (f" (env {options['env']})" if options["env"] else " (global)")
     verb = "Would import" if options["dry_run"] else "Imported"
