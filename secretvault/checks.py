@@ -98,8 +98,7 @@ def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[Che
         return []
     return [
         Warning(
-            "DEBUG is on and Django's technical 500 page would show secret values held in local "
-            "variables.",
+            "DEBUG is on and Django's technical 500 page would show secret values held in local variables.",
             hint='Set DEFAULT_EXCEPTION_REPORTER_FILTER = "secretvault.debug.ExceptionReporterFilter".',
             id="secretvault.W002",
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -49,6 +50,7 @@ from secretvault.models import (
     WorkspaceMember,
 )
 from secretvault.validators import (
+    MAX_LIST_ITEMS,
     validate_future,
     validate_key,
     validate_scope,
@@ -177,8 +179,14 @@ def delete_environment(env: Environment, actor: Actor | None = None) -> None:
 
 
 def environments_by_slug(workspace: Workspace, slugs: Iterable[str]) -> list[Environment]:
-    """The workspace's environments named by ``slugs``; a ``ValidationError`` names unknown ones."""
-    wanted = sorted(set(slugs))
+    """The workspace's environments named by ``slugs``; a ``ValidationError`` names unknown ones.
+
+    At most ``MAX_LIST_ITEMS`` slugs (``ValidationError`` with code ``too_many``).
+    """
+    named = list(itertools.islice(slugs, MAX_LIST_ITEMS + 1))
+    if len(named) > MAX_LIST_ITEMS:
+        raise ValidationError(f"At most {MAX_LIST_ITEMS} environments may be named.", code="too_many")
+    wanted = sorted(set(named))
     if not wanted:
         return []
     found = {env.slug: env for env in Environment.objects.filter(workspace=workspace, slug__in=wanted)}

@@ -50,15 +50,16 @@ validate_scope_tag = RegexValidator(
     code="invalid_scope",
 )
 _SCOPE_TAG = whole(SCOPE_TAG_PATTERN)
-#: Most scope tags one secret or token may carry (and one request may name).
-MAX_SCOPE_TAGS = 100
+
+
+#: Most items a list-valued input may hold (scope tags, environments), from every door.
+MAX_LIST_ITEMS = 100
 
 
 def validate_scope(tags: Any) -> list[str]:
     """Return the scope as a sorted list of unique tags, or raise ``ValidationError``.
 
-    At most :data:`MAX_SCOPE_TAGS` items (counted as given, before duplicates
-    are dropped), so a request cannot make a row or a query grow without bound.
+    At most ``MAX_LIST_ITEMS`` tags (issue #10, "every list-valued input has a bound").
     """
     if tags is None:
         return []
@@ -66,8 +67,8 @@ def validate_scope(tags: Any) -> list[str]:
         raise ValidationError("Scope must be a list of tags.", code="invalid_scope")
     cleaned: set[str] = set()
     for count, tag in enumerate(tags, start=1):
-        if count > MAX_SCOPE_TAGS:
-            raise ValidationError(f"At most {MAX_SCOPE_TAGS} scope tags.", code="too_many_scope_tags")
+        if count > MAX_LIST_ITEMS:
+            raise ValidationError(f"A scope holds at most {MAX_LIST_ITEMS} tags.", code="too_many")
         if not isinstance(tag, str) or not _SCOPE_TAG.fullmatch(tag):
             raise ValidationError(
                 "Scope tags use letters, digits, '_', '.' and '-', start with a letter or "

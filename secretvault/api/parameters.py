@@ -13,12 +13,14 @@ from __future__ import annotations
 from django.http import QueryDict
 from rest_framework import exceptions
 
+from secretvault.validators import MAX_LIST_ITEMS
+
 #: Query parameters whose values are names (a slug, a scope tag, a key, a principal).
 NAMING_PARAMETERS: tuple[str, ...] = ("env", "scope", "key", "actor", "action")
 #: Of those, the ones that take a comma-separated list.
 LIST_PARAMETERS: frozenset[str] = frozenset({"scope"})
-#: Most names one list-valued parameter may carry (every repetition and comma counted).
-MAX_LIST_ITEMS = 100
+# MAX_LIST_ITEMS: most names one list-valued parameter may carry (every repetition and
+# comma counted), the bound of every list-valued input (secretvault.validators).
 
 
 def check_query_names(query_params: QueryDict) -> None:

@@ -26,11 +26,9 @@ from secretvault.models import (
     Workspace,
     unix_seconds,
 )
-from secretvault.validators import MAX_SCOPE_TAGS, validate_key, validate_scope_tag, validate_slug
+from secretvault.validators import MAX_LIST_ITEMS, validate_key, validate_scope_tag, validate_slug
 
 MAX_INT = 2**31 - 1
-#: Most items a list field of a request body takes (environment slugs, scope tags).
-MAX_LIST_ITEMS = 100
 
 # ----------------------------------------------------------------------------------
 # Fields
@@ -101,7 +99,6 @@ def slug_list(**kwargs: Any) -> StringListField:
 
 
 def scope_list(**kwargs: Any) -> StringListField:
-    kwargs.setdefault("max_length", MAX_SCOPE_TAGS)
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
 
 
