@@ -38,6 +38,7 @@ from secretvault.conf import vault_settings
 from secretvault.validators import KEY_RE, SCOPE_TAG_RE, SLUG_RE
 
 PUBLIC_ID_RE = r"^[0-9a-f]{16}$"
+UUID_RE = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 #: A comma-separated list of scope tags in a query string (``?scope=web,worker``).
 SCOPE_LIST: dict[str, Any] = {
@@ -53,6 +54,7 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "slug": (SLUG_RE, "Environment slug."),
     "key": (KEY_RE, "Secret key. With several secrets of this key, pick one with ?env=."),
     "token_id": (PUBLIC_ID_RE, "Public id of the service token (16 hex digits)."),
+    "member_id": (UUID_RE, "Id of the membership (a UUID)."),
 }
 
 
