@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from secretvault.admin.reach import ReachAdminMixin
 from secretvault.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReachAdminMixin, admin.ModelAdmin):
     """The audit trail, read-only for everyone (superusers too)."""
 
     list_display = ["created_at", "action", "workspace", "key", "version", "actor_label", "remote_addr"]

@@ -177,7 +177,6 @@ class VaultAPIView(GenericViewSet):
     required_permissions: dict[str, list[str]] = {}
     workspace_url_kwarg = "ws"
 
-
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
         response = super().handle_exception(translated)
