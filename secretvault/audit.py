@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
 from secretvault import crypto
@@ -85,8 +85,8 @@ def record(
     lock: the head row's lock is held from here to the commit, and every
     appender of the workspace (every audited ``load`` too) waits for it.
 
-    Raises ``SecretVaultError`` when the chain cannot be appended to (contention
-    beyond 50 attempts, or a head behind its events).
+    Raises ``SecretVaultError`` when the chain cannot be appended to (a head row
+    behind its events, or one that cannot be created).
     """
     from secretvault.models import AuditEvent
 
@@ -114,47 +114,95 @@ def record(
 
 
 def _append(workspace: Workspace, events: list[AuditEvent]) -> None:
-    """Chain ``events`` after the workspace's head and move the head, in one transaction."""
+    """Chain ``events`` after the workspace's head and move the head, in one transaction.
+
+    The head row's lock is the chain slot: taken by the first statement below and
+    held to the caller's commit (the caller's last step). With the head this
+    process last committed, one compare-and-set both takes the slot and moves the
+    head (two statements in all, with the insert). When another process appended
+    since, that moves no row, and the slot is taken by an increment that returns
+    the committed head (``_take_slot``): no retry loop, however many workers append.
+    """
     from secretvault.models import AuditEvent, WorkspaceHead
 
     mac_key = workspace.audit_key()
     bump = sum(1 for event in events if event.action not in READ_ACTIONS)
-    # The head this process last committed: right unless another process appended
-    # since, in which case the compare-and-set below moves no row and we read it.
-    head = _chain_heads.get(workspace.pk)
-    for _attempt in range(_MAX_CHAIN_ATTEMPTS):
-        if head is None:
-            head = _read_head(workspace, mac_key)
-        sequence, digest = head
-        for event in events:
-            sequence += 1
-            event.sequence = sequence
-            event.chain_digest = digest = crypto.chain_digest(mac_key, digest, event.chain_message())
-        # Head first, events second, one transaction: the head row's lock is the chain
-        # slot, held from here to the caller's commit (the caller's last step).
-        with transaction.atomic(savepoint=False):
-            moved = WorkspaceHead.objects.filter(workspace_id=workspace.pk, sequence=head[0]).update(
-                sequence=sequence,
-                digest=digest,
-                seal=head_seal(mac_key, sequence, digest),
-                revision=F("revision") + bump,
+    with transaction.atomic(savepoint=False):
+        cached = _chain_heads.get(workspace.pk)
+        moved = False
+        if cached is not None:
+            sequence, digest = _link(mac_key, events, cached)
+            moved = bool(
+                WorkspaceHead.objects.filter(workspace_id=workspace.pk, sequence=cached[0]).update(
+                    sequence=sequence,
+                    digest=digest,
+                    seal=head_seal(mac_key, sequence, digest),
+                    revision=F("revision") + bump,
+                )
             )
-            if not moved:
-                head = None
-                continue
-            try:
-                if len(events) == 1:
-                    events[0].save(force_insert=True)
-                else:
-                    AuditEvent.objects.bulk_create(events)
-            except IntegrityError:
-                raise SecretVaultError(
-                    f"The audit chain head of workspace {workspace.slug!r} is behind its events; "
-                    "run 'audit verify'."
-                ) from None
-        _remember_head_on_commit(workspace.pk, (sequence, digest))
-        return
-    raise SecretVaultError("Could not append to the audit chain: too much contention.")
+        if not moved:
+            previous = _take_slot(workspace, mac_key, len(events), bump)
+            sequence, digest = _link(mac_key, events, previous)
+            WorkspaceHead.objects.filter(workspace_id=workspace.pk).update(
+                digest=digest, seal=head_seal(mac_key, sequence, digest)
+            )
+        try:
+            if len(events) == 1:
+                events[0].save(force_insert=True)
+            else:
+                AuditEvent.objects.bulk_create(events)
+        except IntegrityError:
+            raise SecretVaultError(
+                f"The audit chain head of workspace {workspace.slug!r} is behind its events; "
+                "run 'audit verify'."
+            ) from None
+    _remember_head_on_commit(workspace.pk, (sequence, digest))
+
+
+def _link(mac_key: bytes, events: list[AuditEvent], head: tuple[int, str]) -> tuple[int, str]:
+    """Number and digest ``events`` after ``head``; returns the new head."""
+    sequence, digest = head
+    for event in events:
+        sequence += 1
+        event.sequence = sequence
+        event.chain_digest = digest = crypto.chain_digest(mac_key, digest, event.chain_message())
+    return sequence, digest
+
+
+def _take_slot(workspace: Workspace, mac_key: bytes, count: int, bump: int) -> tuple[int, str]:
+    """Lock the head row, move its sequence by ``count`` and its revision by ``bump``;
+    return the head before the move ``(sequence, digest)``. Creates a missing head row."""
+    from secretvault.models import WorkspaceHead
+
+    connection = connections[WorkspaceHead.objects.db]
+    for _attempt in range(2):
+        if connection.vendor in ("postgresql", "sqlite"):
+            q = connection.ops.quote_name
+            meta = WorkspaceHead._meta
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {q(meta.db_table)} SET {q('sequence')} = {q('sequence')} + %s,"  # noqa: S608 - quoted names
+                    f" {q('revision')} = {q('revision')} + %s WHERE {q(meta.pk.column)} = %s"
+                    f" RETURNING {q('sequence')}, {q('digest')}",
+                    [count, bump, meta.pk.get_db_prep_value(workspace.pk, connection)],
+                )
+                row = cursor.fetchone()
+        else:
+            row = (
+                WorkspaceHead.objects.select_for_update()
+                .filter(workspace_id=workspace.pk)
+                .values_list("sequence", "digest")
+                .first()
+            )
+            if row is not None:
+                WorkspaceHead.objects.filter(workspace_id=workspace.pk).update(
+                    sequence=F("sequence") + count, revision=F("revision") + bump
+                )
+                row = (row[0] + count, row[1])
+        if row is not None:
+            return row[0] - count, row[1]
+        _read_head(workspace, mac_key)  # creates the row
+    raise SecretVaultError(f"The audit chain head of workspace {workspace.slug!r} cannot be created.")
 
 
 _together = threading.local()
@@ -188,7 +236,6 @@ def appended_together() -> Iterator[None]:
 #: Audited reads: they extend the chain but change nothing, so they leave the revision alone.
 READ_ACTIONS = frozenset({"secrets.load", "secret.reveal"})
 
-_MAX_CHAIN_ATTEMPTS = 50
 # workspace id -> (sequence, digest) of the last event this process committed.
 _chain_heads: dict[Any, tuple[int, str]] = {}
 

@@ -154,9 +154,9 @@ def rotate_data_key(
        names, of those two).
     2. Batches of ``batch_size`` versions, each its own transaction, are
        re-encrypted under the new key.
-    3. One short transaction waits for writes in flight (the workspace row and
-       every secret row, briefly), re-encrypts what they sealed with the old key,
-       and drops the old key.
+    3. One short transaction waits for writes in flight (every secret row,
+       briefly), re-encrypts what they sealed with the old key, and drops the old
+       key.
 
     An interruption anywhere leaves every value readable (SPEC §2); running it
     again resumes with the same new key. Returns the number of versions
@@ -191,8 +191,11 @@ def rotate_data_key(
         if progress:
             progress(done, total)
     with transaction.atomic():
-        workspace = services.lock_workspace(workspace)
-        # Writers hold their secret's row lock from reading the keys to their commit.
+        # Writers of new versions hold their secret's row lock from reading the keys to
+        # their commit: once we hold every one, no version sealed by the old key is in
+        # flight. (Creations read the keys under the workspace row's lock, so after the
+        # first step they already use the new key; the row is not locked here, which
+        # keeps this step out of the way of a writer checking its secret's foreign key.)
         list(Secret.objects.select_for_update().filter(workspace=workspace).values_list("pk", flat=True))
         while moved := _reencrypt(workspace.pk, stale, batch_size):
             done += moved

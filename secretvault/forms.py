@@ -294,6 +294,9 @@ class SecretForm(ServiceModelForm):
     """
 
     value = ValueField(label=_("Value"))
+    # After a successful write: whether a value was entered, and the version written (None: none).
+    value_typed = False
+    written_version: int | None = None
     store_empty = forms.BooleanField(
         label=_("Store the empty string"),
         required=False,
@@ -379,6 +382,8 @@ class SecretForm(ServiceModelForm):
     def write(self) -> Secret:
         data = self.cleaned_data
         if self.adding:
+            self.value_typed = True
+            self.written_version = 1
             return services.create_secret(
                 data["workspace"],
                 key=data["key"],
@@ -400,9 +405,14 @@ class SecretForm(ServiceModelForm):
             changes["value"] = ""
         elif data.get("value"):
             changes["value"] = data["value"]
-        return services.update_secret(
+        before = self.instance.current_version
+        secret = services.update_secret(
             self.instance, expected_version=data.get("expected_version"), actor=self.actor, **changes
         )
+        self.value_typed = "value" in changes
+        if secret.current_version != before:
+            self.written_version = secret.current_version
+        return secret
 
     def add_conflict(self, exc: ConflictError) -> None:
         if isinstance(exc, VersionMismatchError):

@@ -337,14 +337,75 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         matches; revocation and expiry are then judged in Python.
         """
         candidate = crypto.token_digest(token_id, secret)
-        columns, digest_index, _ = _token_layout()
-        rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
-        row = next(iter(rows), None)
+        _, digest_index, _ = _token_layout()
+        row = self._token_row(token_id)
         stored = row[digest_index] if row is not None else _NO_TOKEN_DIGEST
         if not crypto.digests_match(stored, candidate) or row is None:
             return TokenCheck(None, row is not None)
-        token = _build_token(self.db, row)
+        token = _build_token(self.db, self._converted(row))
         return TokenCheck(token if token.is_active(now) else None, True)
+
+    def _token_row(self, token_id: str) -> tuple[Any, ...] | None:
+        """The token's and its workspace's columns (``_token_layout``), or ``None``.
+
+        The query is compiled once per database alias and re-run with the new id:
+        building and compiling it cost more than running it, on every request.
+        """
+        lookup = _token_lookups.get(self.db)
+        if lookup is None:
+            lookup = _token_lookups[self.db] = _TokenLookup.build(self)
+        if lookup.sql is None:  # the id could not be rebound: the ORM compiles every time
+            columns, _, _ = _token_layout()
+            rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
+            return next(iter(rows), None)
+        return lookup.fetch(connections[self.db], token_id)
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        lookup = _token_lookups.get(self.db)
+        if lookup is None or lookup.sql is None:
+            return row  # from values_list: converted already
+        return lookup.convert(connections[self.db], row)
+
+
+class _TokenLookup:
+    """The token lookup's SQL, compiled once, and its column converters (no connection kept)."""
+
+    SENTINEL = "5e5e5e5e5e5e5e5e"
+
+    def __init__(self, sql: str | None, converters: list[tuple[int, list[Any], Any]] | None = None) -> None:
+        self.sql = sql
+        self.converters = converters or []
+
+    @classmethod
+    def build(cls, manager: ServiceTokenManager) -> _TokenLookup:
+        columns, _, _ = _token_layout()
+        query = manager.get_queryset().filter(token_id=cls.SENTINEL).order_by().values_list(*columns).query
+        compiler = query.get_compiler(using=manager.db)
+        sql, params = compiler.as_sql()
+        if list(params) != [cls.SENTINEL] or cls.SENTINEL in sql:
+            return cls(None)
+        fields = [select[0] for select in compiler.select[0 : compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        return cls(sql, [(pos, convs, expression) for pos, (convs, expression) in converters.items()])
+
+    def fetch(self, connection: Any, token_id: str) -> tuple[Any, ...] | None:
+        """The row as the driver returns it (the digest needs no conversion), or ``None``."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [token_id])
+            return cursor.fetchone()
+
+    def convert(self, connection: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with Python values, as the ORM would give them (only once the digest matched)."""
+        values = list(row)
+        for pos, convs, expression in self.converters:
+            value = values[pos]
+            for converter in convs:
+                value = converter(value, expression, connection)
+            values[pos] = value
+        return tuple(values)
+
+
+_token_lookups: dict[str, _TokenLookup] = {}
 
 
 class TokenCheck(NamedTuple):
@@ -423,6 +484,15 @@ class WorkspaceHeadQuerySet(models.QuerySet):
         row (no event recorded yet) has revision 0.
         """
         now = _now(now)
+        connection = connections[self.db]
+        if connection.vendor in _STATE_SQL_VENDORS:
+            return _load_state_sql(connection, workspace_pk, env, token_pk, now)
+        return self._load_state_orm(workspace_pk, env=env, token_pk=token_pk, now=now)
+
+    def _load_state_orm(
+        self, workspace_pk: Any, *, env: str | None, token_pk: Any, now: dt.datetime
+    ) -> LoadState:
+        """``load_state`` through the ORM: any database, but built and compiled on every call."""
         secret_model = apps.get_model("secretvault", "Secret")
         last_expiry = (
             secret_model.objects.filter(workspace_id=OuterRef("pk"), expires_at__lte=now)
@@ -466,6 +536,81 @@ class WorkspaceHeadQuerySet(models.QuerySet):
             if token_pk is None
             else frozenset(slug for slug in (token_envs or "").split(",") if slug),
         )
+
+
+_STATE_SQL_VENDORS = ("sqlite", "postgresql")
+
+
+def _state_sql(connection: Any, env_given: bool, token_given: bool) -> str:
+    """The ``load_state`` query, written once per shape: building it with the ORM on every
+    revalidation cost more than running it."""
+    key = (connection.alias, connection.vendor, env_given, token_given)
+    sql = _state_sql_cache.get(key)
+    if sql is not None:
+        return sql
+    model = apps.get_model
+    q = connection.ops.quote_name
+    workspace, head = model("secretvault", "Workspace")._meta, model("secretvault", "WorkspaceHead")._meta
+    secret, environment = model("secretvault", "Secret")._meta, model("secretvault", "Environment")._meta
+    through = model("secretvault", "TokenEnvironment")._meta
+    join = "STRING_AGG" if connection.vendor == "postgresql" else "GROUP_CONCAT"
+    columns = [
+        f"h.{q(head.get_field('revision').column)}",
+        f"(SELECT s.{q('expires_at')} FROM {q(secret.db_table)} s"  # noqa: S608 - quoted names from _meta; values are parameters
+        f" WHERE s.{q(secret.get_field('workspace').column)} = w.{q(workspace.pk.column)}"
+        f" AND s.{q('expires_at')} <= %s ORDER BY s.{q('expires_at')} DESC LIMIT 1)",
+    ]
+    if env_given:
+        columns.append(
+            f"EXISTS(SELECT 1 FROM {q(environment.db_table)} e"  # noqa: S608 - quoted names from _meta; values are parameters
+            f" WHERE e.{q(environment.get_field('workspace').column)} = w.{q(workspace.pk.column)}"
+            f" AND e.{q('slug')} = %s)"
+        )
+    if token_given:
+        columns.append(
+            f"(SELECT {join}(e.{q('slug')}, ',') FROM {q(through.db_table)} te"  # noqa: S608 - quoted names from _meta; values are parameters
+            f" INNER JOIN {q(environment.db_table)} e"
+            f" ON e.{q(environment.pk.column)} = te.{q(through.get_field('environment').column)}"
+            f" WHERE te.{q(through.get_field('token').column)} = %s)"
+        )
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {q(workspace.db_table)} w"  # noqa: S608 - quoted names from _meta; values are parameters
+        f" LEFT OUTER JOIN {q(head.db_table)} h ON h.{q(head.pk.column)} = w.{q(workspace.pk.column)}"
+        f" WHERE w.{q(workspace.pk.column)} = %s"
+    )
+    _state_sql_cache[key] = sql
+    return sql
+
+
+_state_sql_cache: dict[tuple[Any, ...], str] = {}
+
+
+def _load_state_sql(
+    connection: Any, workspace_pk: Any, env: str | None, token_pk: Any, now: dt.datetime
+) -> LoadState:
+    uuid_field = apps.get_model("secretvault", "Workspace")._meta.pk
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(now)]
+    if env is not None:
+        params.append(env)
+    if token_pk is not None:
+        params.append(uuid_field.get_db_prep_value(token_pk, connection))
+    params.append(uuid_field.get_db_prep_value(workspace_pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(_state_sql(connection, env is not None, token_pk is not None), params)
+        row = cursor.fetchone()
+    if row is None:
+        return LoadState(0, None, None if env is None else False, None if token_pk is None else frozenset())
+    values = list(row)
+    revision, last_expiry = values[0] or 0, values[1]
+    if isinstance(last_expiry, str):  # SQLite may hand datetimes back as text ...
+        last_expiry = dt.datetime.fromisoformat(last_expiry)
+    if last_expiry is not None and last_expiry.tzinfo is None:  # ... and naive (UTC, USE_TZ)
+        last_expiry = last_expiry.replace(tzinfo=dt.timezone.utc)
+    env_exists = None if env is None else bool(values[2])
+    token_envs = None
+    if token_pk is not None:
+        token_envs = frozenset(slug for slug in (values[-1] or "").split(",") if slug)
+    return LoadState(revision, last_expiry, env_exists, token_envs)
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -127,8 +127,11 @@ class WorkspaceHead(models.Model):
     compare-and-set updates; a stale in-memory copy can never set it back.
     """
 
+    # No database constraint: on PostgreSQL a second update of this row in one transaction
+    # would re-check the key with FOR KEY SHARE on the workspace row, and so wait for (or
+    # deadlock with) whoever holds that row FOR UPDATE: a rotation, a secret creation.
     workspace = models.OneToOneField(
-        Workspace, primary_key=True, on_delete=models.CASCADE, related_name="head"
+        Workspace, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="head"
     )
     revision = models.PositiveBigIntegerField(default=0, editable=False)
     sequence = models.PositiveBigIntegerField(default=0, editable=False)

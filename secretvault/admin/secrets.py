@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from secretvault import services
 from secretvault.admin.base import (
+    MOMENT_FORMAT,
     EnvironmentFilter,
     StateFilter,
     WorkspaceFirstAdmin,
@@ -162,11 +163,33 @@ class SecretAdmin(WorkspaceFirstAdmin):
                 .order_by("-version")
             )
             context.update(
+                moment_format=MOMENT_FORMAT,
                 versions=versions,
                 can_reveal=self.has_reveal_permission(request, obj),
                 can_rollback=self.has_rollback_permission(request, obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: Secret, form: Any, change: bool) -> None:
+        """The form wrote ``obj``; say which version holds the value entered, if any."""
+        version = getattr(form, "written_version", None)
+        if version is not None:
+            self.message_user(
+                request,
+                _("%(key)s: the value was saved as version %(version)d.")
+                % {"key": obj.key, "version": version},
+                messages.SUCCESS,
+            )
+        elif getattr(form, "value_typed", False):
+            self.message_user(
+                request,
+                _(
+                    "%(key)s: the value entered is the current value; "
+                    "no new version (still version %(version)d)."
+                )
+                % {"key": obj.key, "version": obj.current_version},
+                messages.INFO,
+            )
 
     # -- deletion: through the service, so it is audited ------------------------
 
@@ -305,7 +328,12 @@ class SecretAdmin(WorkspaceFirstAdmin):
         if not self.has_rollback_permission(request, obj):
             raise PermissionDenied
         change_url = self._change_url(obj)
-        source = SecretVersion.objects.filter(secret=obj, version=version).defer("ciphertext").first()
+        source = (
+            SecretVersion.objects.filter(secret=obj, version=version)
+            .defer("ciphertext")
+            .select_related("created_by", "created_by_token")
+            .first()
+        )
         if source is None:
             self.message_user(
                 request,
@@ -345,6 +373,7 @@ class SecretAdmin(WorkspaceFirstAdmin):
             obj,
             title=_("Roll back %(key)s to version %(version)d?") % {"key": obj.key, "version": version},
             source=source,
+            moment_format=MOMENT_FORMAT,
             next_version=obj.current_version + 1,
             change_url=change_url,
         )

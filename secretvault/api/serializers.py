@@ -94,6 +94,24 @@ def scope_list(**kwargs: Any) -> StringListField:
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
 
 
+#: The Unix seconds ``parse_moment`` reads: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_UNIX_SECONDS = -62_135_596_800
+MAX_UNIX_SECONDS = 253_402_300_799
+
+#: OpenAPI schema of what ``parse_moment`` reads (an ``anyOf``, so OpenAPI 3.0.3 has it).
+MOMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "integer",
+            "minimum": MIN_UNIX_SECONDS,
+            "maximum": MAX_UNIX_SECONDS,
+            "description": "Unix seconds",
+        },
+        {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
+    ],
+}
+
+
 def parse_moment(data: Any) -> dt.datetime | None:
     """A timezone-aware UTC datetime from Unix seconds or an ISO 8601 string; ``None`` if neither.
 
@@ -124,8 +142,8 @@ def parse_moment(data: Any) -> dt.datetime | None:
 @extend_schema_field(
     {
         "anyOf": [
-            {"type": "integer", "nullable": True, "description": "Unix seconds, or null for none"},
-            {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
+            {**MOMENT_SCHEMA["anyOf"][0], "nullable": True, "description": "Unix seconds, or null"},
+            MOMENT_SCHEMA["anyOf"][1],
         ],
         "description": "Unix seconds or an ISO 8601 moment (naive = UTC); in the future; null for none.",
     }

@@ -20,6 +20,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from secretvault.api import members, views
+from secretvault.api.authentication import VaultSessionAuthentication
 from secretvault.api.schema import VaultAutoSchema, document, public_errors
 
 app_name = "secretvault-api"
@@ -57,6 +58,8 @@ class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 document (YAML, or JSON with ``?format=json`` / ``Accept``)."""
 
     schema = VaultAutoSchema()
+    # The API's session class, not DRF's: one security scheme per name in the document.
+    authentication_classes = [VaultSessionAuthentication]
 
     # Redecorated: drf-spectacular's own decoration assumes DEFAULT_SCHEMA_CLASS is its
     # AutoSchema, which a project (tests/settings.py, for one) need not set.

@@ -356,8 +356,10 @@ class WorkspaceViewSet(VaultAPIView):
             ),
             OpenApiParameter(
                 "scope",
-                str,
+                api_schema.SCOPE_LIST,
                 OpenApiParameter.QUERY,
+                style="form",
+                explode=False,
                 description="Scope tag(s), comma-separated: secrets tagged with any of them, "
                 "and unscoped ones.",
             ),

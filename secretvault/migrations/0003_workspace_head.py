@@ -47,6 +47,7 @@ class Migration(migrations.Migration):
                 (
                     "workspace",
                     models.OneToOneField(
+                        db_constraint=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         primary_key=True,
                         related_name="head",

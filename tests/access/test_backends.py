@@ -78,5 +78,5 @@ def test_it_authenticates_nobody(staff_user):
 def test_system_check_warns_without_the_backend():
     with override_settings(AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]):
         ids = [message.id for message in checks.run_checks()]
-    assert "secretvault.W010" in ids
-    assert "secretvault.W010" not in [message.id for message in checks.run_checks()]
+    assert "secretvault.W020" in ids
+    assert "secretvault.W020" not in [message.id for message in checks.run_checks()]

@@ -285,3 +285,22 @@ def test_checks_still_come_before_a_304(vault, token_client):
     assert client.get(LOAD + "?env=dev", HTTP_IF_NONE_MATCH=etag).status_code == 403
     _token, unrestricted = token_client()
     assert unrestricted.get(LOAD + "?env=qa", HTTP_IF_NONE_MATCH="*").status_code == 400
+
+
+@pytest.mark.parametrize("env", [None, "prd", "nope"])
+def test_the_written_state_query_answers_as_the_orm_one(vault, make_secret, make_token, env):
+    """``load_state`` runs hand-written SQL on SQLite and PostgreSQL; the ORM form is the reference."""
+    from secretvault.models import WorkspaceHead
+
+    make_secret("GONE", "x", expires_at=timezone.now() + dt.timedelta(seconds=30))
+    later = timezone.now() + dt.timedelta(minutes=1)
+    for token_kwargs in ({}, {"envs": ["prd", "dev"]}, None):
+        token = None if token_kwargs is None else make_token(**token_kwargs)[0]
+        token_pk = None if token is None else token.pk
+        written = WorkspaceHead.objects.load_state(vault.pk, env=env, token_pk=token_pk, now=later)
+        reference = WorkspaceHead.objects.all()._load_state_orm(
+            vault.pk, env=env, token_pk=token_pk, now=later
+        )
+        assert written == reference
+        assert written.revision > 0 and written.last_expiry is not None
+    assert WorkspaceHead.objects.load_state(vault.pk, now=timezone.now()).last_expiry is None
