@@ -93,7 +93,7 @@ class WorkspaceMemberInline(admin.TabularInline):
     fk_name = "workspace"
     extra = 0
     can_delete = False
-    fields = ["member_link", "role", "environment_list", "created_at"]
+    fields = ("member_link", "role", "environment_list", "created_at")
     readonly_fields = fields
     verbose_name_plural = _("members")
 

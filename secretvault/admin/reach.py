@@ -97,13 +97,14 @@ class ReachAdminMixin:
         if codename is None or "environments" not in form_class.base_fields:
             return form_class
         principal = self.principal(request)
+        wanted: str = codename
 
         class ReachForm(form_class):  # type: ignore[valid-type,misc]
             def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, **kw)
                 field = self.fields.get("environments")
                 if field is not None and getattr(field, "queryset", None) is not None:
-                    field.queryset = principal.filter_environments(field.queryset, codename)
+                    field.queryset = principal.filter_environments(field.queryset, wanted)
 
         ReachForm.__name__ = form_class.__name__
         return ReachForm

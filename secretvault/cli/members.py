@@ -7,6 +7,7 @@ more than they hold).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -40,7 +41,7 @@ def _who(parser: object) -> None:
     who.add_argument("--group", metavar="NAME")
 
 
-def _target(options: Options) -> dict[str, object]:
+def _target(options: Options) -> dict[str, Any]:
     if options.get("user"):
         user_model = get_user_model()
         user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: options["user"]}).first()
