@@ -18,6 +18,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from secretvault import access
+from secretvault.admin.reach import ReachAdminMixin
 from secretvault.audit import Actor
 from secretvault.conf import vault_settings
 from secretvault.errors import InUseError
@@ -117,6 +119,7 @@ class EnvironmentFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         envs = Environment.objects.select_related("workspace").order_by("workspace__slug", "slug")
+        envs = access.principal_for_user(request.user).filter_environments(envs)
         # Narrowed to the workspace chosen in the workspace filter, if any.
         workspace = parse_uuid(request.GET.get("workspace__id__exact"))
         if workspace is not None:
@@ -144,8 +147,10 @@ def parse_uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-class ServiceFormAdmin(admin.ModelAdmin):
+class ServiceFormAdmin(ReachAdminMixin, admin.ModelAdmin):
     """Admin whose forms write through the services (see ``secretvault.forms``).
+
+    What each user sees and may do is the reach rule's (``secretvault.admin.reach``).
 
     ``save_model`` and ``save_related`` have nothing left to do: the form's
     validation wrote the object, so the write and its audit event happen once.

@@ -15,6 +15,7 @@ from secretvault.admin.base import (
     ServiceFormAdmin,
     describe_references,
 )
+from secretvault.admin.members import WorkspaceMemberInline
 from secretvault.forms import EnvironmentForm, WorkspaceForm
 from secretvault.models import (
     Environment,
@@ -46,6 +47,16 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
         "updated_at",
     ]
     ordering = ["slug"]
+
+    def get_inlines(self, request: HttpRequest, obj: Workspace | None) -> list[Any]:
+        # The members, on the page of a workspace (read-only; managed on their own pages).
+        return [WorkspaceMemberInline] if obj is not None else []
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        return self.principal(request).filter_workspaces(qs)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.principal(request).is_unrestricted or request.user.has_perm("secretvault.add_workspace")
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Workspace]:
         return (
@@ -112,6 +123,12 @@ class EnvironmentAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
     list_select_related = ["workspace"]
     search_fields = ["slug", "name", "workspace__slug"]
     ordering = ["workspace__slug", "slug"]
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        principal = self.principal(request)
+        return principal.filter_environments(qs, "view_environment") | principal.filter_environments(
+            qs, "change_environment"
+        )
 
     def get_fields(self, request: HttpRequest, obj: Environment | None = None) -> _FieldGroups:
         if obj is None:
