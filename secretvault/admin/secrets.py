@@ -75,7 +75,8 @@ class SecretAdmin(WorkspaceFirstAdmin):
         return self.holds(request, "change", obj) and self.holds(request, "rollback", obj)
 
     def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
-        return self.principal(request).filter_secrets(qs)
+        secrets = cast("SecretQuerySet", qs)  # this admin's model is Secret
+        return self.principal(request).filter_secrets(secrets)
 
     # -- change list ----------------------------------------------------------
 

@@ -6,6 +6,7 @@ more than they hold).
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -35,8 +36,8 @@ def register(commands: Subcommands) -> None:
     _who(sub)
 
 
-def _who(parser: object) -> None:
-    who = parser.add_mutually_exclusive_group(required=True)  # type: ignore[attr-defined]
+def _who(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", metavar="USERNAME")
     who.add_argument("--group", metavar="NAME")
 
