@@ -52,10 +52,11 @@ def median_ms(*funcs: Callable[[], Any], repeat: int, warmup: int = 2) -> list[f
 
 
 class Bench:
-    def __init__(self, quick: bool, log: Callable[[str], None]) -> None:
+    def __init__(self, quick: bool, log: Callable[[str], None], with_served: bool = False) -> None:
         from django.test import Client
 
         self.quick = quick
+        self.with_served = with_served
         self.log = log
         self.client = Client()
         self.results: dict[str, Any] = {}
@@ -354,9 +355,15 @@ class Bench:
         self.log(f"concurrent writes: {total / elapsed:.1f}/s, versions exact: {exact}")
 
     def served(self) -> None:
-        """Requests/s and latency under gunicorn, 4 workers, PostgreSQL and Redis (benchmarks.served)."""
+        """Requests/s and latency under gunicorn, 4 workers, PostgreSQL and Redis (benchmarks.served).
+
+        Timings only, so not part of a ``--quick`` run (CI) unless ``--served`` asks for it.
+        """
         from benchmarks import served
 
+        if self.quick and not self.with_served:
+            self.log("served throughput: skipped in a quick run (add --served)")
+            return
         self.results.update(served.run(self, seconds=2.0 if self.quick else 6.0))
 
     def memory(self) -> None:
@@ -429,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="a CI-sized run (fewer repeats, smaller admin list)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object of the results")
+    parser.add_argument(
+        "--served", action="store_true", help="also run the served-throughput benchmark in a quick run"
+    )
     args = parser.parse_args(argv)
 
     setup()
@@ -449,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             f"secretvault benchmarks on {connection.vendor}, Python {platform.python_version()}, "
             f"Django {django.get_version()}, {os.cpu_count()} CPUs, {'quick' if args.quick else 'full'} run"
         )
-        results = Bench(args.quick, log).run()
+        results = Bench(args.quick, log, with_served=args.served).run()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()

@@ -50,6 +50,7 @@ from secretvault.errors import AccessDeniedError, NotVisibleError
 
 if TYPE_CHECKING:
     from secretvault.audit import Actor
+    from secretvault.managers import SecretQuerySet
     from secretvault.models import Secret, SecretVersion, ServiceToken, Workspace
 
 APP_LABEL = "secretvault"
@@ -312,11 +313,11 @@ class Reach:
             condition &= Q(~Exists(through) | Exists(named))
         return condition
 
-    def filter_secrets(self, qs: QuerySet, codename: str = "view_secret") -> QuerySet:
+    def filter_secrets(self, qs: SecretQuerySet, codename: str = "view_secret") -> SecretQuerySet:
         """Only what ``codename`` sees, in SQL (no query of its own)."""
         qs = qs.filter(self.secrets_q(codename))
         if self.scope is not None and self._envs_for(codename) is not False:
-            qs = qs.for_scope(sorted(self.scope))  # type: ignore[attr-defined]
+            qs = qs.for_scope(sorted(self.scope))
         return qs
 
 
@@ -506,7 +507,7 @@ class Principal:
         ids = self.workspace_ids(codename)
         return qs if ids is None else qs.filter(**{f"{field}__in": ids})
 
-    def filter_secrets(self, qs: QuerySet, codename: str = "view_secret") -> QuerySet:
+    def filter_secrets(self, qs: SecretQuerySet, codename: str = "view_secret") -> SecretQuerySet:
         """Secrets of every workspace that ``codename`` sees, in SQL (for the admin's lists)."""
         if self.token is not None:
             return self.reach(self.token.workspace_id).filter_secrets(qs, codename)

@@ -61,6 +61,7 @@ class WorkspacePermissionBackend:
 def object_permission(principal: access.Principal, codename: str, obj: Any) -> bool:
     """Whether ``principal`` holds ``codename`` over ``obj`` (a secretvault model instance)."""
     from secretvault.models import (
+        AuditEvent,
         Environment,
         Secret,
         SecretVersion,
@@ -82,6 +83,6 @@ def object_permission(principal: access.Principal, codename: str, obj: Any) -> b
     if isinstance(obj, Environment):
         reach = principal.reach(obj.workspace_id)
         return reach.has(codename) and reach.sees_environment(obj.slug, codename)
-    if isinstance(obj, (ServiceToken, WorkspaceMember)):
+    if isinstance(obj, (ServiceToken, WorkspaceMember, AuditEvent)):
         return principal.reach(obj.workspace_id).has(codename)
     return False

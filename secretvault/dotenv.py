@@ -166,7 +166,7 @@ class _Reader:
                 raise DotenvError(self.line, "unexpected text after the closing quote.")
             return Entry(key, value, line), False
         blanks_after_equals = bool(equals.group(1))
-        raw = self.take(_REST_OF_LINE).group()  # type: ignore[union-attr]
+        raw = self.take(_REST_OF_LINE).group()  # type: ignore[union-attr]  # matches empty
         self.take(_LINE_END)
         if blanks_after_equals and raw.startswith("#"):
             return Entry(key, "", line), False  # "KEY= # comment": empty on purpose

@@ -27,7 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault import services
 from secretvault.audit import Actor
-from secretvault.errors import ConflictError, VersionMismatchError
+from secretvault.errors import AccessError, ConflictError, VersionMismatchError
 from secretvault.models import Environment, Secret, ServiceToken, Workspace
 from secretvault.validators import validate_scope
 
@@ -47,7 +47,7 @@ class ScopeField(forms.CharField):
             return ", ".join(str(tag) for tag in value)
         return value
 
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not a str
         if isinstance(value, (list, tuple)):
             tags: Iterable[Any] = value
         else:
@@ -103,6 +103,9 @@ class ServiceModelForm(forms.ModelForm):
             self.add_service_errors(exc)
         except ConflictError as exc:
             self.add_conflict(exc)
+        except AccessError as exc:
+            # Beyond the user's reach (secretvault.access); invisible objects read "Not found.".
+            self.add_error(None, str(exc))
 
     def add_conflict(self, exc: ConflictError) -> None:
         self.add_error(self.conflict_field, str(exc))

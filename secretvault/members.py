@@ -102,7 +102,11 @@ def add_member(
     try:
         with transaction.atomic():
             member = WorkspaceMember.objects.create(
-                workspace=workspace, user=user, group=group, role=role, created_by=actor_user
+                workspace=workspace,
+                user=user,
+                group=group,
+                role=role,
+                created_by=actor_user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
             )
             member.envs.set(env_list)
             record("member.add", member, actor)

@@ -343,7 +343,7 @@ def _write_version(
         data_key_id=data_key_id,
         action=action,
         source_version=source_version,
-        created_by=actor.user,
+        created_by=actor.user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
         created_by_token=actor.token,
         audience_envs=sorted(str(pk) for pk in audience),
         audience_scope=list(secret.scope or []),
@@ -534,7 +534,7 @@ def _refresh_from(target: Secret, source: Secret) -> None:
         "updated_at",
     ):
         setattr(target, field, getattr(source, field))
-    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]  # Django's prefetch cache
 
 
 @sensitive_variables()
@@ -894,22 +894,8 @@ def revoke_token(token: ServiceToken, actor: Actor | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------
-# Bulk jobs (secretvault.bulk: batched, so that no request waits for a whole job)
-
-
-def rotate_master_key(**kwargs: Any) -> int:
-    """``secretvault.bulk.rotate_master_key``."""
-    from secretvault import bulk
-
-    return bulk.rotate_master_key(**kwargs)
-
-
-def rotate_data_key(workspace: Workspace, **kwargs: Any) -> int:
-    """``secretvault.bulk.rotate_data_key``."""
-    from secretvault import bulk
-
-    return bulk.rotate_data_key(workspace, **kwargs)
-
+# Bulk jobs (import, rotate_master_key, rotate_data_key) live in secretvault.bulk,
+# one layer up: batched, so that no request waits for a whole job.
 
 # Names the bulk jobs use.
 lock_workspace = _lock_workspace

@@ -11,6 +11,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from secretvault.admin.base import moment
+from secretvault.admin.reach import ReachAdminMixin
 from secretvault.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReachAdminMixin, admin.ModelAdmin):
     """The audit trail, read-only for everyone (superusers too)."""
 
     list_display = ["when", "action", "workspace", "key", "version", "actor_label", "remote_addr"]

@@ -86,8 +86,10 @@ class ServiceTokenAdmin(WorkspaceFirstAdmin):
         # Revoke instead: the token keeps the versions and audit events it wrote attributable.
         return False
 
+    environments_codename = {"add": "reveal_secret"}
+
     def has_revoke_permission(self, request: HttpRequest, obj: ServiceToken | None = None) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.revoke_servicetoken")
+        return self.holds(request, "revoke", obj)
 
     def get_fields(self, request: HttpRequest, obj: ServiceToken | None = None) -> _FieldGroups:
         if obj is None:

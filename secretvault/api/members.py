@@ -78,17 +78,32 @@ class MemberUpdateSerializer(StrictSerializer):
 
 @extend_schema(tags=["members"])
 @document_view(
-    list=dict(responses=responses(MemberSerializer(many=True), 404)),
+    list=dict(
+        summary="List the workspace's members",
+        description="People with view_workspacemember there (a workspace admin); tokens get 403.",
+        responses=responses(MemberSerializer(many=True), 400, 404),
+    ),
     create=dict(
+        summary="Add a member",
         description="`user` (a username) or `group` (a name), `role`, `envs` (empty: every "
         "environment; must be empty for `admin`). 403 when the role reaches beyond the "
-        "requester's own access; 409 when already a member.",
+        "requester's own access; 409 when already a member. Audited as `member.add`.",
         request=MemberCreateSerializer,
         responses=responses(MemberSerializer, 400, 413, 404, 409, status=201),
     ),
-    retrieve=dict(responses=responses(MemberSerializer, 404)),
-    partial_update=dict(request=MemberUpdateSerializer, responses=responses(MemberSerializer, 400, 413, 404)),
-    destroy=dict(responses=responses(None, 404, status=204)),
+    retrieve=dict(summary="One member", responses=responses(MemberSerializer, 404)),
+    partial_update=dict(
+        summary="Change a member's role or environments",
+        description="Audited as `member.change`; 403 when the old or the new role reaches beyond "
+        "the requester's own access.",
+        request=MemberUpdateSerializer,
+        responses=responses(MemberSerializer, 400, 413, 404),
+    ),
+    destroy=dict(
+        summary="Remove a member",
+        description="Audited as `member.remove`.",
+        responses=responses(None, 404, status=204),
+    ),
 )
 class MemberViewSet(VaultAPIView):
     """Members of a workspace: who (a user or a group) holds which role in which environments."""

@@ -10,9 +10,7 @@ before the view runs. The API's views call ``check_query_names`` from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from django.http import QueryDict
 from rest_framework import exceptions
 
 from secretvault.validators import MAX_LIST_ITEMS
@@ -25,7 +23,7 @@ LIST_PARAMETERS: frozenset[str] = frozenset({"scope"})
 # comma counted), the bound of every list-valued input (secretvault.validators).
 
 
-def check_query_names(query_params: Mapping[str, Any]) -> None:
+def check_query_names(query_params: QueryDict) -> None:
     """Raise a DRF ``ValidationError`` (400, one message per parameter) for empty names.
 
     ``query_params`` is a ``QueryDict`` (``request.query_params``). Refused: an empty or
@@ -35,7 +33,7 @@ def check_query_names(query_params: Mapping[str, Any]) -> None:
     """
     errors: dict[str, list[str]] = {}
     for name in NAMING_PARAMETERS:
-        values = query_params.getlist(name)  # type: ignore[attr-defined]
+        values = query_params.getlist(name)
         if not values:
             continue
         if any(not value.strip() for value in values):

@@ -14,6 +14,7 @@ The document says what the API does, and strict tools (openapi-spec-validator, R
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from secretvault.conf import vault_settings
 from secretvault.validators import KEY_RE, SCOPE_TAG_RE, SLUG_RE
 
 PUBLIC_ID_RE = r"^[0-9a-f]{16}$"
+UUID_RE = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 #: A comma-separated list of scope tags in a query string (``?scope=web,worker``).
 SCOPE_LIST: dict[str, Any] = {
@@ -52,6 +54,7 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "slug": (SLUG_RE, "Environment slug."),
     "key": (KEY_RE, "Secret key. With several secrets of this key, pick one with ?env=."),
     "token_id": (PUBLIC_ID_RE, "Public id of the service token (16 hex digits)."),
+    "member_id": (UUID_RE, "Id of the membership (a UUID)."),
 }
 
 
@@ -129,7 +132,7 @@ class VaultAutoSchema(AutoSchema):
         from secretvault.api.authentication import VaultBasicAuthentication
 
         authenticators = self.view.get_authenticators()
-        self.view.get_authenticators = lambda: [
+        self.view.get_authenticators = lambda: [  # type: ignore[method-assign]  # this view, this call only
             authenticator
             for authenticator in authenticators
             if not isinstance(authenticator, VaultBasicAuthentication)
@@ -190,7 +193,7 @@ class VaultAutoSchema(AutoSchema):
             schema.setdefault("minLength", 1)
             for validator in declared.extra.get("validators", []):
                 if isinstance(validator, RegexValidator):
-                    schema.setdefault("pattern", ecma_pattern(validator.regex.pattern))
+                    schema.setdefault("pattern", ecma_pattern(re.compile(validator.regex).pattern))
             if declared.extra.get("max_length"):
                 schema["maxLength"] = declared.extra["max_length"]
         return parameters

@@ -80,14 +80,21 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StringListField(serializers.ListField):
-    """A JSON list of strings (a lone string is refused, not split)."""
+    """A JSON list of strings (a lone string is refused, not split).
+
+    At most ``max_length`` items (default :data:`MAX_LIST_ITEMS`): the field
+    refuses a longer list with 400 before any item is checked.
+    """
 
     child = StrictCharField(max_length=200)
     default_error_messages = {"not_a_list": "Must be a list of strings."}
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_LIST_ITEMS)
+        super().__init__(**kwargs)
+
 
 def slug_list(**kwargs: Any) -> StringListField:
-    kwargs.setdefault("max_length", MAX_LIST_ITEMS)
     return StringListField(child=StrictCharField(max_length=50, validators=[validate_slug]), **kwargs)
 
 

@@ -331,7 +331,7 @@ class WorkspaceViewSet(VaultAPIView):
     @action(detail=True, methods=["get"])
     def stats(self, request: Any, ws: str) -> Response:
         workspace = self.get_workspace()
-        counts = self.reach.filter_secrets(Secret.objects.filter(workspace=workspace)).counts()  # type: ignore[attr-defined]
+        counts = self.reach.filter_secrets(Secret.objects.filter(workspace=workspace)).counts()
         return Response({"workspace": workspace.slug, **counts})
 
     @document(

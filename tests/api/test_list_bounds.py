@@ -69,3 +69,22 @@ def test_api_refuses_oversized_environment_lists_on_update(su, workspace, dev, m
     make_secret("K", "v")
     response = su.patch(ws_url("acme", "secrets", "K"), {"envs": TOO_MANY_ENVS}, format="json")
     assert response.status_code == 400 and "envs" in response.json()
+
+
+def test_api_secret_create_refuses_a_huge_scope_and_accepts_the_bound(su, workspace):
+    # The serializer's bound once sat after a ``return`` and never ran (issue #15).
+    huge = {"key": "MANY", "value": "v", "scope": [f"x{i}" for i in range(100_000)]}
+    response = su.post(ws_url("acme", "secrets"), huge, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["scope"] == [f"Ensure this field has no more than {MAX_LIST_ITEMS} elements."]
+    response = su.post(
+        ws_url("acme", "secrets"), {"key": "MANY", "value": "v", "scope": TOO_MANY_TAGS[:-1]}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert len(response.json()["scope"]) == MAX_LIST_ITEMS
+
+
+def test_load_refuses_too_many_scope_parameters(su, workspace):
+    response = su.get(ws_url("acme", "load") + "?scope=" + ",".join(TOO_MANY_TAGS))
+    assert response.status_code == 400
+    assert "scope" in response.json()

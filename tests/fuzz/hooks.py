@@ -3,8 +3,9 @@
 ``positive_data_acceptance`` expects every schema-valid request to succeed, but some of
 the API's rules are about the stored state, not the request's shape, and no OpenAPI
 schema can state them: an ``env`` must name an environment of the workspace, an
-``expires_at`` must lie in the future, a rollback's ``version`` must exist, and the
-``key`` in an update body must be the secret's own. For schema-valid (positive) cases
+``expires_at`` must lie in the future, a rollback's ``version`` must exist, the
+``key`` in an update body must be the secret's own, and a new member names an existing
+user or group, exactly one of them. For schema-valid (positive) cases
 only, these hooks replace such values with ones that satisfy the rule, as a client that
 knows the workspace would send. Negative cases are left alone, so every malformed value
 is still sent and must still be refused.
@@ -17,8 +18,10 @@ from typing import Any
 
 import schemathesis
 
-#: Environments ``tests.fuzz.seed`` creates.
+#: Environments, the user and the group ``tests.fuzz.seed`` creates.
 SEEDED_ENVS = ("dev", "prd")
+SEEDED_USER = "fuzz"
+SEEDED_GROUP = "fuzzers"
 #: An expiry well in the future: 2100-01-01T00:00:00Z.
 FUTURE = 4_102_444_800
 
@@ -59,6 +62,12 @@ def map_case(context: Any, case: Any) -> Any:
             body["expires_at"] = FUTURE
         if case.path.endswith("/rollback/") and isinstance(body.get("version"), int):
             body["version"] = 1
+        if case.path.endswith("/members/") and case.method == "POST":
+            if "user" in body or "group" not in body:
+                body.pop("group", None)
+                body["user"] = SEEDED_USER
+            else:
+                body["group"] = SEEDED_GROUP
         if case.method in ("PUT", "PATCH") and "key" in body and case.path_parameters:
             body["key"] = case.path_parameters.get("key", body["key"])
     return case

@@ -1,7 +1,7 @@
 """Seed the fuzz server's fresh database and print the credentials (JSON on stdout).
 
 ``python -m tests.fuzz.seed`` with ``DJANGO_SETTINGS_MODULE=tests.fuzz.settings``: a
-superuser with a session (cookie value and CSRF token), a workspace ``acme`` with the
+superuser with a session (cookie value and CSRF token), a group, a workspace ``acme`` with the
 environments ``dev`` and ``prd``, a few secrets, and an unrestricted write token.
 """
 
@@ -15,12 +15,14 @@ from typing import Any
 def seed() -> dict[str, Any]:
     """Create the data and credentials; return what the schemathesis runs send."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth.models import Group
     from django.contrib.sessions.backends.db import SessionStore
     from django.middleware.csrf import CSRF_SESSION_KEY, _get_new_csrf_string
 
     from secretvault import services
 
     user = get_user_model().objects.create_superuser("fuzz", "fuzz@example.com", "fuzz-password-1")
+    Group.objects.create(name="fuzzers")
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
