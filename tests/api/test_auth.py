@@ -209,7 +209,7 @@ def test_failure_count_is_shared_through_redis(workspace, bearer, fresh_throttle
         caches["default"].clear()
         throttle = AuthFailureThrottle()
         window, _, _ = throttle._window()
-        key = throttle.cache_key("127.0.0.1", window)
+        key = throttle.cache_key("addr:127.0.0.1", window)
         # Another worker process counted 19 failures of this address in this window.
         caches["default"].set(key, 19, timeout=61)
         assert bearer(bad).get(SECRETS).status_code == 401
