@@ -75,7 +75,7 @@ class SecretAdmin(WorkspaceFirstAdmin):
         return self.holds(request, "change", obj) and self.holds(request, "rollback", obj)
 
     def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
-        return self.principal(request).filter_secrets(qs)
+        return self.principal(request).filter_secrets(cast("SecretQuerySet", qs))
 
     # -- change list ----------------------------------------------------------
 
