@@ -91,8 +91,11 @@ class Session:
         message of an unknown one.
         """
         slug = options["workspace"]
-        workspace = Workspace.objects.filter(slug=slug).first()
-        if workspace is None or not access.principal_for_actor(self.actor(options)).reaches(workspace):
+        try:
+            workspace = Workspace.objects.get(slug=slug)
+        except Workspace.DoesNotExist:
+            raise CommandError(f"unknown workspace {slug!r}.") from None
+        if not access.principal_for_actor(self.actor(options)).reaches(workspace):
             raise CommandError(f"unknown workspace {slug!r}.")
         return workspace
 
