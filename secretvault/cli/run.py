@@ -86,16 +86,26 @@ def handle_run(session: Session, options: Options) -> None:
             session.stderr.write(f"secretvault: warning: {childenv.refusal_message(made.refused)}")
         return made.environ
 
+    def validator() -> str:
+        # The cheap validator first (one query, as a 304 would), read before the secrets.
+        return services.load_etag(workspace, services.load_state(workspace, env=env), env=env, scope=scope)
+
+    etag = validator()
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
-    etag = services.load_etag(resolved)
+    fingerprint = services.resolved_fingerprint(resolved)
     environment = child_environ(_decrypt_and_record(workspace, resolved, env, actor))
 
     def next_environ() -> dict[str, str] | None:
-        nonlocal etag
+        nonlocal etag, fingerprint
         try:
-            latest = Secret.objects.resolve(workspace, env=env, scope=scope)
-            latest_etag = services.load_etag(latest)
+            latest_etag = validator()
             if latest_etag == etag:
+                return None
+            latest = Secret.objects.resolve(workspace, env=env, scope=scope)
+            latest_fingerprint = services.resolved_fingerprint(latest)
+            if latest_fingerprint == fingerprint:
+                # Something was written (metadata, another environment): not this map.
+                etag = latest_etag
                 return None
             values = _decrypt_and_record(workspace, latest, env, actor)
         except Exception as exc:  # noqa: BLE001 (the database may be briefly away; the child keeps running)
@@ -106,6 +116,7 @@ def handle_run(session: Session, options: Options) -> None:
             return None
         finally:
             _release_connections()
+        fingerprint = latest_fingerprint
         etag = latest_etag
         return child_environ(values)
 
