@@ -51,6 +51,11 @@ INSTALLED_APPS = [
     "secretvault",
     "benchmarks.baseline",
 ]
+# Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "secretvault.backends.WorkspacePermissionBackend",
+]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,6 +13,10 @@ Everything that differs between machines comes from the environment (or an optio
 ``CACHE_URL``              default ``locmemcache://``; ``redis://`` uses Django's RedisCache
 ``SECRETVAULT_MASTER_KEYS``  comma-separated keyring as ``manage.py secretvault generate-key``
                            prints it; the first key wraps new data keys, the rest decrypt
+``SECRETVAULT_API_BASIC_AUTH``  ``true`` accepts HTTP Basic on the API; default ``false``
+``SECRETVAULT_CLIENT_ADDRESS_HEADER``  behind a proxy: e.g. ``X-Forwarded-For``; default
+                           empty (the client address is ``REMOTE_ADDR``)
+``SECRETVAULT_TRUSTED_PROXY_COUNT``  proxies of yours appending to that header, default 1
 ``LOG_LEVEL``              default ``INFO``
 =========================  ==============================================================
 
@@ -62,6 +66,7 @@ INSTALLED_APPS = [
     "secretvault",
 ]
 
+# Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,6 +143,16 @@ CACHES = {"default": _CACHE}
 
 # --- Auth ---------------------------------------------------------------------
 
+# First: refuses a username from an address after repeated wrong passwords (admin login,
+# API Basic), before the password is checked. It authenticates nobody itself.
+AUTHENTICATION_BACKENDS = [
+    # Refuses a username+address after repeated wrong passwords (check secretvault.W013).
+    "secretvault.logins.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Workspace memberships as object permissions (SPEC §9; check secretvault.W020).
+    "secretvault.backends.WorkspacePermissionBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -161,6 +176,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 SECRETVAULT = {
     "MASTER_KEYS": env.list("SECRETVAULT_MASTER_KEYS", default=[]),
+    # HTTP Basic on the API (a password with every request): off unless asked for.
+    "API_BASIC_AUTH": env.bool("SECRETVAULT_API_BASIC_AUTH", default=False),
+    # Behind a reverse proxy: the header it appends the client's address to, and how
+    # many proxies of yours append to it (docs/security.md, "Behind a proxy").
+    "CLIENT_ADDRESS_HEADER": env.str("SECRETVAULT_CLIENT_ADDRESS_HEADER", default="") or None,
+    "TRUSTED_PROXY_COUNT": env.int("SECRETVAULT_TRUSTED_PROXY_COUNT", default=1),
 }
 
 # --- Django REST framework ----------------------------------------------------
@@ -169,8 +190,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "secretvault.api.authentication.ServiceTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "secretvault.api.authentication.VaultSessionAuthentication",
+        "secretvault.api.authentication.VaultBasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
@@ -184,6 +205,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {
         "secretvault_auth_failures": "20/min",
+        "secretvault_password_failures": "10/hour",
     },
 }
 

@@ -8,16 +8,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django.core.signals import setting_changed
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
 from secretvault import crypto
+from secretvault.conf import SETTING_NAME
 from secretvault.errors import SecretVaultError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.db.models import Field
     from django.http import HttpRequest
 
     from secretvault.models import AuditEvent, ServiceToken, Workspace
@@ -42,7 +45,7 @@ class Actor:
         token = auth if isinstance(auth, ServiceToken) else None
         if token is not None or user is None or not user.is_authenticated:
             user = None
-        return cls(user=user, token=token, remote_addr=client_address(request))  # type: ignore[arg-type]
+        return cls(user=user, token=token, remote_addr=client_address(request))
 
     @property
     def label(self) -> str:
@@ -96,10 +99,12 @@ def record(
         action=action,
         key=key,
         version=version,
-        user=actor.user,
+        user=actor.user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
         username=actor.user.get_username() if actor.user is not None else "",
         token_id=actor.token.token_id if actor.token is not None else "",
-        remote_addr=AuditEvent._meta.get_field("remote_addr").get_prep_value(actor.remote_addr),
+        remote_addr=cast("Field[Any, Any]", AuditEvent._meta.get_field("remote_addr")).get_prep_value(
+            actor.remote_addr
+        ),
         detail=detail or {},
     )
     if workspace is None:
@@ -179,10 +184,11 @@ def _take_slot(workspace: Workspace, mac_key: bytes, count: int, bump: int) -> t
         if connection.vendor in ("postgresql", "sqlite"):
             q = connection.ops.quote_name
             meta = WorkspaceHead._meta
+            pk_column = cast(str, meta.pk.column)  # a primary key always has a column
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {q(meta.db_table)} SET {q('sequence')} = {q('sequence')} + %s,"  # noqa: S608 - quoted names
-                    f" {q('revision')} = {q('revision')} + %s WHERE {q(meta.pk.column)} = %s"
+                    f" {q('revision')} = {q('revision')} + %s WHERE {q(pk_column)} = %s"
                     f" RETURNING {q('sequence')}, {q('digest')}",
                     [count, bump, meta.pk.get_db_prep_value(workspace.pk, connection)],
                 )
@@ -259,12 +265,13 @@ def _read_head(workspace: Workspace, mac_key: bytes) -> tuple[int, str]:
     row = WorkspaceHead.objects.filter(workspace_id=workspace.pk).values_list("sequence", "digest").first()
     if row is not None:
         return row
-    last = (
+    newest = (
         AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False)
         .order_by("-sequence")
         .values_list("sequence", "chain_digest")
         .first()
-    ) or (0, "")
+    )
+    last = (cast(int, newest[0]), newest[1]) if newest else (0, "")  # NULL sequences are filtered out
     if last[0]:
         logger.error(
             "secretvault audit: workspace %r had events but no chain head; rebuilt it at event %d.",
@@ -296,7 +303,20 @@ def _remember_head_on_commit(workspace_id: Any, head: tuple[int, str]) -> None:
 
 
 def forget_chain_heads() -> None:
+    """Forget every cached chain head; the next append reads the head from the database.
+
+    Runs by itself whenever ``settings.SECRETVAULT`` changes (``setting_changed``);
+    tests call it between tests, whose rolled-back events the cache may still name.
+    """
     _chain_heads.clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        forget_chain_heads()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="secretvault.audit.forget_chain_heads")
 
 
 @dataclass(frozen=True)
@@ -329,15 +349,16 @@ def verify_chain(workspace: Workspace) -> ChainReport:
     events = AuditEvent.objects.filter(workspace=workspace, sequence__isnull=False).order_by("sequence")
     for event in events.iterator(chunk_size=2000):
         checked += 1
-        if event.sequence != expected:
-            problems.append(f"events {expected}..{event.sequence - 1} are missing")
+        sequence = cast(int, event.sequence)  # NULL sequences are filtered out
+        if sequence != expected:
+            problems.append(f"events {expected}..{sequence - 1} are missing")
         digest = crypto.chain_digest(mac_key, previous, event.chain_message())
         if not hmac.compare_digest(digest, event.chain_digest):
             problems.append(f"event {event.sequence} ({event.action}) does not match its digest")
         if event.action in _VERSION_WRITES and event.version is not None:
             recorded_writes.add((event.key, event.version))
         previous = event.chain_digest
-        expected = event.sequence + 1
+        expected = sequence + 1
     problems.extend(_head_problems(workspace, mac_key, last=expected - 1, last_digest=previous))
     unrecorded = [
         f"{key} v{number}"

@@ -85,11 +85,13 @@ class VaultSettings:
         return self._user_settings().get(name, self._defaults[name])
 
     def reload(self) -> None:
-        self._cached = None
-        # Derived state (parsed keyring, unwrapped data keys) goes with it.
-        from secretvault import crypto
+        """Forget the cached ``settings.SECRETVAULT``; the next read sees the current one.
 
-        crypto.reset_caches()
+        Only this object's own cache: state derived from the settings elsewhere
+        (crypto's keyring and unwrapped keys, audit's chain heads) is reset by
+        its owner's own ``setting_changed`` receiver (STYLE rule 15).
+        """
+        self._cached = None
 
 
 vault_settings = VaultSettings(DEFAULTS)

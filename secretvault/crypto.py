@@ -33,9 +33,10 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.signals import setting_changed
 from django.views.decorators.debug import sensitive_variables
 
-from secretvault.conf import CONSTANTS, vault_settings
+from secretvault.conf import CONSTANTS, SETTING_NAME, vault_settings
 from secretvault.errors import CryptoError, DecryptionError, MasterKeyError
 
 FORMAT_VERSION = 1
@@ -57,12 +58,15 @@ def _header(key_id: str) -> bytes:
     return bytes((FORMAT_VERSION, len(raw))) + raw
 
 
-def read_key_id(blob: bytes) -> str:
-    """Return the key id a sealed blob names, or raise ``DecryptionError``."""
+def read_key_id(blob: bytes | memoryview) -> str:
+    """Return the key id a sealed blob names, or raise ``DecryptionError``.
+
+    ``blob`` may be a ``memoryview``, as a ``BinaryField`` reads on PostgreSQL.
+    """
     return _split(blob)[1]
 
 
-def _split(blob: bytes) -> tuple[bytes, str, bytes, bytes]:
+def _split(blob: bytes | memoryview) -> tuple[bytes, str, bytes, bytes]:
     blob = bytes(blob)
     if len(blob) < 2:
         raise DecryptionError("Ciphertext is truncated.")
@@ -207,14 +211,23 @@ def get_keyring() -> Keyring:
 
 
 def reset_caches() -> None:
-    """Forget the parsed keyring and every unwrapped data key."""
+    """Forget the parsed keyring and every unwrapped data key.
+
+    Runs by itself whenever ``settings.SECRETVAULT`` changes (``setting_changed``);
+    call it after changing keys behind Django's back (tests, a rotation script).
+    """
     global _keyring
     with _lock:
         _keyring = None
         _unwrapped.clear()
-    from secretvault import audit  # the cached audit-chain heads go too
 
-    audit.forget_chain_heads()
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        reset_caches()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="secretvault.crypto.reset_caches")
 
 
 # --------------------------------------------------------------------------

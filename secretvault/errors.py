@@ -69,3 +69,21 @@ class AmbiguousSecretError(SecretVaultError):
 
 class UnknownVersionError(SecretVaultError):
     """The version asked for does not exist (or was pruned)."""
+
+
+class AccessError(SecretVaultError):
+    """Base class of the reach rule's refusals (``secretvault.access``)."""
+
+
+class NotVisibleError(AccessError):
+    """The object is out of the principal's sight: answered exactly like a missing one (HTTP 404).
+
+    Its message never names the object, so nothing tells it apart from one that does not exist.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Not found.")
+
+
+class AccessDeniedError(AccessError):
+    """The principal sees the object but may not do this to it (HTTP 403)."""

@@ -27,7 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from secretvault import services
 from secretvault.audit import Actor
-from secretvault.errors import ConflictError, VersionMismatchError
+from secretvault.errors import AccessError, ConflictError, VersionMismatchError
 from secretvault.models import Environment, Secret, ServiceToken, Workspace
 from secretvault.validators import validate_scope
 
@@ -47,7 +47,7 @@ class ScopeField(forms.CharField):
             return ", ".join(str(tag) for tag in value)
         return value
 
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not a str
         if isinstance(value, (list, tuple)):
             tags: Iterable[Any] = value
         else:
@@ -103,6 +103,9 @@ class ServiceModelForm(forms.ModelForm):
             self.add_service_errors(exc)
         except ConflictError as exc:
             self.add_conflict(exc)
+        except AccessError as exc:
+            # Beyond the user's reach (secretvault.access); invisible objects read "Not found.".
+            self.add_error(None, str(exc))
 
     def add_conflict(self, exc: ConflictError) -> None:
         self.add_error(self.conflict_field, str(exc))
@@ -291,6 +294,9 @@ class SecretForm(ServiceModelForm):
     """
 
     value = ValueField(label=_("Value"))
+    # After a successful write: whether a value was entered, and the version written (None: none).
+    value_typed = False
+    written_version: int | None = None
     store_empty = forms.BooleanField(
         label=_("Store the empty string"),
         required=False,
@@ -376,6 +382,8 @@ class SecretForm(ServiceModelForm):
     def write(self) -> Secret:
         data = self.cleaned_data
         if self.adding:
+            self.value_typed = True
+            self.written_version = 1
             return services.create_secret(
                 data["workspace"],
                 key=data["key"],
@@ -397,9 +405,14 @@ class SecretForm(ServiceModelForm):
             changes["value"] = ""
         elif data.get("value"):
             changes["value"] = data["value"]
-        return services.update_secret(
+        before = self.instance.current_version
+        secret = services.update_secret(
             self.instance, expected_version=data.get("expected_version"), actor=self.actor, **changes
         )
+        self.value_typed = "value" in changes
+        if secret.current_version != before:
+            self.written_version = secret.current_version
+        return secret
 
     def add_conflict(self, exc: ConflictError) -> None:
         if isinstance(exc, VersionMismatchError):

@@ -30,6 +30,8 @@ from secretvault import crypto
 from secretvault.conf import vault_settings
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from secretvault.models import ServiceToken, Workspace
 
 
@@ -44,17 +46,17 @@ def _tags(scope: str | Iterable[str]) -> list[str]:
 class ExpiringQuerySet(models.QuerySet):
     """State verbs shared by secrets and tokens (both have expires_at and revoked_at)."""
 
-    def active(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
+    def active(self, now: dt.datetime | None = None) -> Self:
         """Not revoked, and not expired at ``now`` (expiry is exclusive: at the second, expired)."""
         return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=_now(now)), revoked_at__isnull=True)
 
-    def expired(self, now: dt.datetime | None = None) -> ExpiringQuerySet:
+    def expired(self, now: dt.datetime | None = None) -> Self:
         return self.filter(expires_at__lte=_now(now))
 
-    def revoked(self) -> ExpiringQuerySet:
+    def revoked(self) -> Self:
         return self.filter(revoked_at__isnull=False)
 
-    def expiring_within(self, seconds: float, now: dt.datetime | None = None) -> ExpiringQuerySet:
+    def expiring_within(self, seconds: float, now: dt.datetime | None = None) -> Self:
         """Active now, and expiring at most ``seconds`` from now."""
         now = _now(now)
         return self.active(now).filter(expires_at__lte=now + dt.timedelta(seconds=seconds))
@@ -65,22 +67,22 @@ class ExpiringQuerySet(models.QuerySet):
     def _owner_field(self) -> str:
         raise NotImplementedError
 
-    def global_only(self) -> ExpiringQuerySet:
+    def global_only(self) -> Self:
         """Rows whose environment set is empty (they serve every environment)."""
         through = self._env_through()
-        return self.filter(~Exists(through.objects.filter(**{self._owner_field(): OuterRef("pk")})))
+        return self.filter(~Exists(through._default_manager.filter(**{self._owner_field(): OuterRef("pk")})))
 
-    def for_env(self, slug: str | None) -> ExpiringQuerySet:
+    def for_env(self, slug: str | None) -> Self:
         """Global rows plus those naming the environment ``slug``; global only for ``None``."""
         if slug is None:
             return self.global_only()
         through = self._env_through()
         owner = self._owner_field()
-        named = through.objects.filter(**{owner: OuterRef("pk"), "environment__slug": slug})
-        anywhere = through.objects.filter(**{owner: OuterRef("pk")})
+        named = through._default_manager.filter(**{owner: OuterRef("pk"), "environment__slug": slug})
+        anywhere = through._default_manager.filter(**{owner: OuterRef("pk")})
         return self.filter(Exists(named) | ~Exists(anywhere))
 
-    def for_scope(self, scope: str | Iterable[str]) -> ExpiringQuerySet:
+    def for_scope(self, scope: str | Iterable[str]) -> Self:
         """Unscoped rows plus those tagged with ``scope`` (a tag or any of several).
 
         ``scope`` is a JSON list; its text form holds each tag in double quotes,
@@ -137,7 +139,7 @@ class SecretQuerySet(ExpiringQuerySet):
 
     def with_is_global(self) -> SecretQuerySet:
         through = self._env_through()
-        return self.annotate(is_global=~Exists(through.objects.filter(secret=OuterRef("pk"))))
+        return self.annotate(is_global=~Exists(through._default_manager.filter(secret=OuterRef("pk"))))
 
     def serving(self, workspace: Workspace, key: str, env: str | None) -> SecretQuerySet:
         """Candidates for a ``{key}`` route: for an env, its specific secret then the global one."""
@@ -178,9 +180,9 @@ class SecretQuerySet(ExpiringQuerySet):
 
     def _resolve_rows(
         self, workspace_pk: Any, now: dt.datetime, env: str | None, tags: list[str] | None
-    ) -> SecretQuerySet:
+    ) -> models.QuerySet[Any, tuple[Any, ...]]:
         """The resolve query: ``(key, raw id, version, is_global, ciphertext)`` rows."""
-        qs = self.filter(workspace_id=workspace_pk).active(now).for_env(env)
+        qs: SecretQuerySet = self.filter(workspace_id=workspace_pk).active(now).for_env(env)
         if tags is not None:
             qs = qs.for_scope(tags)
         # The id as the driver returns it (a hex string on SQLite, a UUID on
@@ -200,6 +202,22 @@ class SecretQuerySet(ExpiringQuerySet):
         )
 
 
+#: Computes one SQL parameter of a compiled resolve from ``(workspace pk, now, env, tags)``.
+_Binder = Callable[[Any, dt.datetime, Any, list[str]], Any]
+
+
+def _bind_now_text(ops: Any) -> _Binder:
+    return lambda ws, now, env, tags: ops.adapt_datetimefield_value(now)
+
+
+def _bind_tag(index: int) -> _Binder:
+    return lambda ws, now, env, tags: f'"{tags[index]}"'
+
+
+def _bind_constant(constant: Any) -> _Binder:
+    return lambda ws, now, env, tags: constant
+
+
 class _CompiledResolve:
     """The resolve query compiled once, re-run with new parameters.
 
@@ -215,7 +233,7 @@ class _CompiledResolve:
     ENV = "sentinel-env-5e5e"
     TAG = "sentinel-tag-5e5e-{}"
 
-    def __init__(self, sql: str, binders: list[Callable[[Any, dt.datetime, Any, list[str]], Any]]) -> None:
+    def __init__(self, sql: str, binders: list[_Binder]) -> None:
         self.sql = sql
         self.binders = binders
 
@@ -234,7 +252,7 @@ class _CompiledResolve:
         if cls.WORKSPACE.hex in sql or "5e5e" in sql or str(now_text) in sql:
             return None  # a sentinel was inlined into the SQL: cannot rebind it
         tag_params = {f'"{tag}"': i for i, tag in enumerate(tags or [])}
-        binders: list[Callable[[Any, dt.datetime, Any, list[str]], Any]] = []
+        binders: list[_Binder] = []
         for param in params:
             if isinstance(param, uuid.UUID) and param == cls.WORKSPACE:
                 binders.append(lambda ws, now, env, tags: ws)
@@ -243,15 +261,15 @@ class _CompiledResolve:
             elif isinstance(param, dt.datetime) and param == cls.NOW:
                 binders.append(lambda ws, now, env, tags: now)
             elif param == now_text:
-                binders.append(lambda ws, now, env, tags, ops=ops: ops.adapt_datetimefield_value(now))
+                binders.append(_bind_now_text(ops))
             elif param == cls.ENV:
                 binders.append(lambda ws, now, env, tags: env)
             elif isinstance(param, str) and param in tag_params:
-                binders.append(lambda ws, now, env, tags, i=tag_params[param]: f'"{tags[i]}"')
+                binders.append(_bind_tag(tag_params[param]))
             elif isinstance(param, (str, bytes)) and "5e5e" in str(param):
                 return None  # a sentinel in a form not recognised
             else:
-                binders.append(lambda ws, now, env, tags, constant=param: constant)
+                binders.append(_bind_constant(param))
         return cls(sql, binders)
 
 
@@ -288,10 +306,12 @@ class ResolvedSecret(NamedTuple):
     def id(self) -> uuid.UUID:
         return uuid.UUID(bytes=self.id_bytes)
 
-    pk = id
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.id
 
 
-class SecretManager(models.Manager.from_queryset(SecretQuerySet)):  # type: ignore[misc]
+class SecretManager(models.Manager.from_queryset(SecretQuerySet)):  # type: ignore[misc]  # dynamic base
     pass
 
 
@@ -308,8 +328,8 @@ class ServiceTokenQuerySet(ExpiringQuerySet):
 _NO_TOKEN_DIGEST = crypto.token_digest("0" * 16, "0" * 43)
 
 
-class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  # type: ignore[misc]
-    def create(self, **fields: Any) -> tuple[ServiceToken, str]:  # type: ignore[override]
+class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  # type: ignore[misc]  # dynamic base
+    def create(self, **fields: Any) -> tuple[ServiceToken, str]:
         """Create a token; returns ``(token, raw)``. The raw token exists only here."""
         envs = fields.pop("envs", None)
         new = crypto.generate_token(vault_settings.TOKEN_PREFIX)
@@ -337,14 +357,75 @@ class ServiceTokenManager(models.Manager.from_queryset(ServiceTokenQuerySet)):  
         matches; revocation and expiry are then judged in Python.
         """
         candidate = crypto.token_digest(token_id, secret)
-        columns, digest_index, _ = _token_layout()
-        rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
-        row = next(iter(rows), None)
+        _, digest_index, _ = _token_layout()
+        row = self._token_row(token_id)
         stored = row[digest_index] if row is not None else _NO_TOKEN_DIGEST
         if not crypto.digests_match(stored, candidate) or row is None:
             return TokenCheck(None, row is not None)
-        token = _build_token(self.db, row)
+        token = _build_token(self.db, self._converted(row))
         return TokenCheck(token if token.is_active(now) else None, True)
+
+    def _token_row(self, token_id: str) -> tuple[Any, ...] | None:
+        """The token's and its workspace's columns (``_token_layout``), or ``None``.
+
+        The query is compiled once per database alias and re-run with the new id:
+        building and compiling it cost more than running it, on every request.
+        """
+        lookup = _token_lookups.get(self.db)
+        if lookup is None:
+            lookup = _token_lookups[self.db] = _TokenLookup.build(self)
+        if lookup.sql is None:  # the id could not be rebound: the ORM compiles every time
+            columns, _, _ = _token_layout()
+            rows = self.get_queryset().filter(token_id=token_id).order_by().values_list(*columns)
+            return next(iter(rows), None)
+        return lookup.fetch(connections[self.db], token_id)
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        lookup = _token_lookups.get(self.db)
+        if lookup is None or lookup.sql is None:
+            return row  # from values_list: converted already
+        return lookup.convert(connections[self.db], row)
+
+
+class _TokenLookup:
+    """The token lookup's SQL, compiled once, and its column converters (no connection kept)."""
+
+    SENTINEL = "5e5e5e5e5e5e5e5e"
+
+    def __init__(self, sql: str | None, converters: list[tuple[int, list[Any], Any]] | None = None) -> None:
+        self.sql = sql
+        self.converters = converters or []
+
+    @classmethod
+    def build(cls, manager: ServiceTokenManager) -> _TokenLookup:
+        columns, _, _ = _token_layout()
+        query = manager.get_queryset().filter(token_id=cls.SENTINEL).order_by().values_list(*columns).query
+        compiler = query.get_compiler(using=manager.db)
+        sql, params = compiler.as_sql()
+        if list(params) != [cls.SENTINEL] or cls.SENTINEL in sql:
+            return cls(None)
+        fields = [select[0] for select in compiler.select[0 : compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        return cls(sql, [(pos, convs, expression) for pos, (convs, expression) in converters.items()])
+
+    def fetch(self, connection: Any, token_id: str) -> tuple[Any, ...] | None:
+        """The row as the driver returns it (the digest needs no conversion), or ``None``."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [token_id])
+            return cursor.fetchone()
+
+    def convert(self, connection: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with Python values, as the ORM would give them (only once the digest matched)."""
+        values = list(row)
+        for pos, convs, expression in self.converters:
+            value = values[pos]
+            for converter in convs:
+                value = converter(value, expression, connection)
+            values[pos] = value
+        return tuple(values)
+
+
+_token_lookups: dict[str, _TokenLookup] = {}
 
 
 class TokenCheck(NamedTuple):
@@ -356,23 +437,26 @@ class TokenCheck(NamedTuple):
 
 # Column layout of the token lookup: the token's concrete fields in model order (as
 # ``Model.from_db`` takes them), then its workspace's.
+def _token_models() -> tuple[type[ServiceToken], type[Workspace]]:
+    """The token and workspace models, from the app registry (models.py imports this module)."""
+    return apps.get_model("secretvault", "ServiceToken"), apps.get_model("secretvault", "Workspace")
+
+
 @functools.cache
 def _token_layout() -> tuple[tuple[str, ...], int, int]:
     """``(columns, index of the digest, number of token columns)``."""
-    from secretvault.models import ServiceToken, Workspace
-
-    token_fields = [f.attname for f in ServiceToken._meta.concrete_fields]
-    workspace_fields = [f"workspace__{f.attname}" for f in Workspace._meta.concrete_fields]
+    token_model, workspace_model = _token_models()
+    token_fields = [f.attname for f in token_model._meta.concrete_fields]
+    workspace_fields = [f"workspace__{f.attname}" for f in workspace_model._meta.concrete_fields]
     return (*token_fields, *workspace_fields), token_fields.index("digest"), len(token_fields)
 
 
 def _build_token(db: str, row: tuple[Any, ...]) -> ServiceToken:
-    from secretvault.models import ServiceToken, Workspace
-
+    token_model, workspace_model = _token_models()
     columns, _, split = _token_layout()
-    token = ServiceToken.from_db(db, list(columns[:split]), list(row[:split]))
+    token = token_model.from_db(db, list(columns[:split]), list(row[:split]))
     workspace_names = [column.removeprefix("workspace__") for column in columns[split:]]
-    token.workspace = Workspace.from_db(db, workspace_names, list(row[split:]))
+    token.workspace = workspace_model.from_db(db, workspace_names, list(row[split:]))
     return token
 
 
@@ -565,4 +649,4 @@ class AuditEventQuerySet(models.QuerySet):
 
         raise SecretVaultError("Audit events are append-only; they cannot be deleted.")
 
-    delete.queryset_only = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]  # Django's flag on a method

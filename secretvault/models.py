@@ -263,7 +263,7 @@ class Secret(models.Model):
         return workspace.data_key_id, blob
 
     @sensitive_variables()
-    def decrypt(self, blob: bytes, version: int, workspace: Workspace | None = None) -> str:
+    def decrypt(self, blob: bytes | memoryview, version: int, workspace: Workspace | None = None) -> str:
         """Open version ``version``'s ``blob``; a ``CryptoError`` names this workspace, key and version."""
         workspace = workspace or self.workspace
         context = crypto.value_context(workspace.id, self.id, version)
@@ -585,9 +585,9 @@ class WorkspaceMember(models.Model):
     def principal_label(self) -> str:
         """``user:<username>`` or ``group:<name>`` (fetches the user or group when not loaded)."""
         if self.user_id is not None:
-            return f"user:{self.user.get_username()}"  # type: ignore[union-attr]
+            return f"user:{self.user.get_username()}"  # type: ignore[union-attr]  # user_id is set
         if self.group_id is not None:
-            return f"group:{self.group.name}"  # type: ignore[union-attr]
+            return f"group:{self.group.name}"  # type: ignore[union-attr]  # group_id is set
         return "(nobody)"
 
     def env_slugs(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -20,10 +21,12 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from secretvault import audit, crypto, signals
+from secretvault import access, audit, crypto, signals
+from secretvault.access import Reach
 from secretvault.audit import Actor
 from secretvault.conf import vault_settings
 from secretvault.errors import (
+    AccessDeniedError,
     AmbiguousSecretError,
     ConflictError,
     CryptoError,
@@ -35,6 +38,7 @@ from secretvault.errors import (
 from secretvault.managers import LoadState, ResolvedSecret
 from secretvault.models import (
     Environment,
+    MemberRole,
     Secret,
     SecretEnvironment,
     SecretVersion,
@@ -43,8 +47,10 @@ from secretvault.models import (
     VersionAction,
     Workspace,
     WorkspaceHead,
+    WorkspaceMember,
 )
 from secretvault.validators import (
+    MAX_LIST_ITEMS,
     validate_future,
     validate_key,
     validate_scope,
@@ -79,6 +85,11 @@ def _after_commit(func: Callable[[], Any]) -> None:
     transaction.on_commit(func, robust=True)
 
 
+def _reach(workspace: Workspace | Any, actor: Actor | None) -> Reach:
+    """The actor's reach in ``workspace`` (``secretvault.access``); the system reaches everything."""
+    return access.principal_for_actor(actor).reach(workspace)
+
+
 # --------------------------------------------------------------------------
 # Workspaces and environments
 
@@ -90,6 +101,16 @@ def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -
             workspace = Workspace(slug=slug, name=name or slug)
             workspace.save(force_insert=True)
             audit.record("workspace.create", workspace=workspace, actor=actor, detail={"slug": slug})
+            user: Any = actor.user if actor is not None and actor.token is None else None
+            if user is not None and not user.has_perm("secretvault.change_workspace"):
+                # SPEC §9: whoever creates a workspace without global change_workspace runs it.
+                from secretvault import members
+
+                member = WorkspaceMember.objects.create(
+                    workspace=workspace, user=user, role=MemberRole.ADMIN, created_by=user
+                )
+                members.record("member.add", member, actor)
+                members.forget_grants(actor)
     except IntegrityError:
         raise ConflictError(f"A workspace with slug {slug!r} already exists.") from None
     return workspace
@@ -112,6 +133,7 @@ def create_environment(
     workspace: Workspace, *, slug: str, name: str = "", actor: Actor | None = None
 ) -> Environment:
     _field_errors({"slug": lambda: validate_slug(slug)})
+    _reach(workspace, actor).require("add_environment")
     try:
         with transaction.atomic():
             env = Environment.objects.create(workspace=workspace, slug=slug, name=name or slug)
@@ -124,6 +146,7 @@ def create_environment(
 def update_environment(
     env: Environment, *, slug: str = UNSET, name: str = UNSET, actor: Actor | None = None
 ) -> Environment:
+    _reach(env.workspace_id, actor).require("change_environment")
     if slug is not UNSET:
         _field_errors({"slug": lambda: validate_slug(slug)})
         env.slug = slug
@@ -142,6 +165,7 @@ def update_environment(
 
 def delete_environment(env: Environment, actor: Actor | None = None) -> None:
     """Refused while a secret or token names it: dropping it would widen them to every env."""
+    _reach(env.workspace_id, actor).require("delete_environment")
     try:
         with transaction.atomic():
             slug = env.slug
@@ -155,8 +179,14 @@ def delete_environment(env: Environment, actor: Actor | None = None) -> None:
 
 
 def environments_by_slug(workspace: Workspace, slugs: Iterable[str]) -> list[Environment]:
-    """The workspace's environments named by ``slugs``; a ``ValidationError`` names unknown ones."""
-    wanted = sorted(set(slugs))
+    """The workspace's environments named by ``slugs``; a ``ValidationError`` names unknown ones.
+
+    At most ``MAX_LIST_ITEMS`` slugs (``ValidationError`` with code ``too_many``).
+    """
+    named = list(itertools.islice(slugs, MAX_LIST_ITEMS + 1))
+    if len(named) > MAX_LIST_ITEMS:
+        raise ValidationError(f"At most {MAX_LIST_ITEMS} environments may be named.", code="too_many")
+    wanted = sorted(set(named))
     if not wanted:
         return []
     found = {env.slug: env for env in Environment.objects.filter(workspace=workspace, slug__in=wanted)}
@@ -173,16 +203,19 @@ def environments_by_slug(workspace: Workspace, slugs: Iterable[str]) -> list[Env
 # Secrets: lookup
 
 
-def find_secret(workspace: Workspace, key: str, env: str | None = None) -> Secret:
-    """The secret a ``{key}`` route names.
+def find_secret(workspace: Workspace, key: str, env: str | None = None, actor: Actor | None = None) -> Secret:
+    """The secret a ``{key}`` route names, among those the actor sees.
 
     With ``env``: the secret specific to that environment, else the global one.
     Without: the global secret, or the only secret of that key. Raises
-    ``Secret.DoesNotExist`` or ``AmbiguousSecretError``.
+    ``Secret.DoesNotExist`` or ``AmbiguousSecretError``. Secrets the actor does not
+    see take no part (``secretvault.access``): a route never answers differently
+    because one exists.
     """
-    candidates = list(
-        Secret.objects.serving(workspace, key, env).with_is_global().select_related("workspace")
-    )
+    qs = Secret.objects.serving(workspace, key, env)
+    if actor is not None:
+        qs = _reach(workspace, actor).filter_secrets(qs)
+    candidates = list(qs.with_is_global().select_related("workspace"))
     if not candidates:
         raise Secret.DoesNotExist(f"No secret {key!r} in workspace {workspace.slug!r}.")
     specific = [secret for secret in candidates if not secret.is_global]
@@ -300,6 +333,9 @@ def _write_version(
     actor = actor or audit.SYSTEM
     number = secret.current_version + 1
     data_key_id, blob = secret.encrypt(value, number)
+    audience = (
+        SecretEnvironment.objects.filter(secret=secret).order_by().values_list("environment_id", flat=True)
+    )
     version = SecretVersion.objects.create(
         secret=secret,
         version=number,
@@ -307,8 +343,10 @@ def _write_version(
         data_key_id=data_key_id,
         action=action,
         source_version=source_version,
-        created_by=actor.user,
+        created_by=actor.user,  # type: ignore[misc]  # stubs read AUTH_USER_MODEL as auth.User; any fits
         created_by_token=actor.token,
+        audience_envs=sorted(str(pk) for pk in audience),
+        audience_scope=list(secret.scope or []),
     )
     now = timezone.now()
     Secret.objects.filter(pk=secret.pk).update(current_version=number, updated_at=now)
@@ -358,6 +396,9 @@ def create_secret(
             ),
         }
     )
+    reach = _reach(workspace, actor)
+    reach.check_write([env.slug for env in meta["envs"]], meta["scope"], "add_secret")
+    reach.check_reshape(creating=True)
     with transaction.atomic():
         workspace = _lock_workspace(workspace)
         _check_key_free(workspace, key, meta["envs"])
@@ -368,6 +409,9 @@ def create_secret(
             token_type=meta["token_type"],
             scope=meta["scope"],
             expires_at=meta["expires_at"],
+            expiry_set_by_token=actor is not None
+            and actor.token is not None
+            and meta["expires_at"] is not None,
         )
         secret.save(force_insert=True)
         secret.envs.set(meta["envs"])
@@ -416,12 +460,24 @@ def update_secret(
     if value is not UNSET:
         checks["value"] = lambda: validate_value(value)
     meta = _field_errors(checks)
+    reach = _reach(workspace, actor)
+    reach.check_secret(secret, "change_secret")
+    old_envs, old_scope = secret.env_slugs(), list(secret.scope or [])
+    new_envs = [env.slug for env in meta["envs"]] if "envs" in meta else old_envs
+    new_scope = meta.get("scope", old_scope)
+    if "envs" in meta or "scope" in meta:
+        reach.check_write(new_envs, new_scope, "change_secret")
+        if set(new_envs) != set(old_envs) or sorted(new_scope) != sorted(old_scope):
+            reach.check_reshape()
     with transaction.atomic():
         if "envs" in meta:
             _lock_workspace(workspace)
         locked = _lock_secret(secret)
         if expected_version is not None and expected_version != locked.current_version:
             raise VersionMismatchError(expected_version, locked.current_version)
+        if "expires_at" in meta and meta["expires_at"] != locked.expires_at:
+            _check_token_may_change_expiry(locked, meta["expires_at"], actor)
+            locked.expiry_set_by_token = actor is not None and actor.token is not None
         changed_fields = []
         if "envs" in meta:
             current = set(locked.envs.values_list("pk", flat=True))
@@ -434,7 +490,10 @@ def update_secret(
                 setattr(locked, name, meta[name])
                 changed_fields.append(name)
         if changed_fields:
-            locked.save(update_fields=[f for f in changed_fields if f != "envs"] + ["updated_at"])
+            fields = [f for f in changed_fields if f != "envs"] + ["updated_at"]
+            if "expires_at" in changed_fields:
+                fields.append("expiry_set_by_token")
+            locked.save(update_fields=fields)
         value_changed = False
         if value is not UNSET and value != _current_value(locked):
             _write_version(locked, value, action, actor)
@@ -454,10 +513,28 @@ def update_secret(
     return secret
 
 
+def _check_token_may_change_expiry(secret: Secret, new: dt.datetime | None, actor: Actor | None) -> None:
+    """A token may not extend or clear an expiry that a person set (issue #10 finding 8)."""
+    if actor is None or actor.token is None or secret.expires_at is None or secret.expiry_set_by_token:
+        return
+    if new is None or new > secret.expires_at:
+        raise AccessDeniedError(
+            "A person set this secret's expiry; a service token cannot extend or clear it."
+        )
+
+
 def _refresh_from(target: Secret, source: Secret) -> None:
-    for field in ("description", "token_type", "scope", "expires_at", "current_version", "updated_at"):
+    for field in (
+        "description",
+        "token_type",
+        "scope",
+        "expires_at",
+        "expiry_set_by_token",
+        "current_version",
+        "updated_at",
+    ):
         setattr(target, field, getattr(source, field))
-    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    target._prefetched_objects_cache = {}  # type: ignore[attr-defined]  # Django's prefetch cache
 
 
 @sensitive_variables()
@@ -483,12 +560,24 @@ def set_value(
 
 @sensitive_variables()
 def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret:
-    """Write version latest+1 holding version ``version``'s value, ``source_version=version``."""
+    """Write version latest+1 holding version ``version``'s value, ``source_version=version``.
+
+    Needs ``change_secret`` and ``rollback_secret`` over the secret (one rule for every
+    door, issue #10 finding 7), and a reach covering the audience version ``version`` was
+    written for (``Reach.reaches_audience``, finding 9).
+    """
+    reach = _reach(secret.workspace_id, actor)
+    reach.check_secret(secret, "change_secret", "rollback_secret")
     with transaction.atomic():
         locked = _lock_secret(secret)
         source = SecretVersion.objects.filter(secret=locked, version=version).first()
         if source is None:
             raise UnknownVersionError(f"Secret {locked.key!r} has no version {version}.")
+        if not reach.reaches_audience(source):
+            raise AccessDeniedError(
+                f"Version {version} was written for environments or scope tags beyond your reach; "
+                "it cannot be rolled back to by you."
+            )
         value = locked.decrypt(source.ciphertext, source.version)
         _write_version(locked, value, VersionAction.ROLLBACK, actor, source_version=version)
         audit.record(
@@ -506,16 +595,23 @@ def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret
 
 def _set_revoked(secret: Secret, revoked: bool, actor: Actor | None) -> bool:
     action = "secret.revoke" if revoked else "secret.restore"
+    _reach(secret.workspace_id, actor).check_secret(secret, "change_secret")
+    by_token = actor is not None and actor.token is not None
     with transaction.atomic():
         locked = _lock_secret(secret)
         if locked.is_revoked == revoked:
             return False
+        if not revoked and by_token and not locked.revoked_by_token:
+            # Issue #10 finding 8: the token a person's revocation was meant to stop cannot lift it.
+            raise AccessDeniedError("A person revoked this secret; a service token cannot restore it.")
         locked.revoked_at = timezone.now() if revoked else None
-        locked.save(update_fields=["revoked_at", "updated_at"])
+        locked.revoked_by_token = revoked and by_token
+        locked.save(update_fields=["revoked_at", "revoked_by_token", "updated_at"])
         audit.record(
             action, workspace=locked.workspace, actor=actor, key=locked.key, version=locked.current_version
         )
     secret.revoked_at = locked.revoked_at
+    secret.revoked_by_token = locked.revoked_by_token
     _changed(secret, action, actor)
     return True
 
@@ -531,9 +627,21 @@ def restore_secret(secret: Secret, actor: Actor | None = None) -> bool:
 
 
 def delete_secret(secret: Secret, actor: Actor | None = None) -> None:
-    """Delete the secret and every version of it, for good."""
+    """Delete the secret and every version of it, for good.
+
+    A service token cannot delete a secret carrying a revocation or an expiry that a
+    person set: deleting and re-creating it would lift them (issue #10 finding 8).
+    """
+    _reach(secret.workspace_id, actor).check_secret(secret, "delete_secret")
     with transaction.atomic():
         locked = _lock_secret(secret)
+        if actor is not None and actor.token is not None:
+            if (locked.is_revoked and not locked.revoked_by_token) or (
+                locked.expires_at is not None and not locked.expiry_set_by_token
+            ):
+                raise AccessDeniedError(
+                    "A person revoked this secret or set its expiry; a service token cannot delete it."
+                )
         envs = locked.env_slugs()
         locked.delete()
         audit.record(
@@ -553,11 +661,21 @@ def delete_secret(secret: Secret, actor: Actor | None = None) -> None:
 
 @sensitive_variables()
 def reveal(secret: Secret, actor: Actor | None = None, version: int | None = None) -> str:
-    """The decrypted value (current, or ``version``); audited as ``secret.reveal``."""
+    """The decrypted value (current, or ``version``); audited as ``secret.reveal``.
+
+    Needs ``view_secret`` and ``reveal_secret`` over the secret, and for an earlier
+    version a reach covering the audience it was written for.
+    """
+    reach = _reach(secret.workspace_id, actor)
+    reach.check_secret(secret, "view_secret", "reveal_secret")
     number = version or secret.current_version
     stored = SecretVersion.objects.filter(secret=secret, version=number).first()
     if stored is None:
         raise UnknownVersionError(f"Secret {secret.key!r} has no version {number}.")
+    if number != secret.current_version and not reach.reaches_audience(stored):
+        raise AccessDeniedError(
+            f"Version {number} was written for environments or scope tags beyond your reach."
+        )
     value = secret.decrypt(stored.ciphertext, stored.version)
     if vault_settings.AUDIT_READS:
         audit.record("secret.reveal", workspace=secret.workspace, actor=actor, key=secret.key, version=number)
@@ -662,7 +780,21 @@ def load(
     scope: str | Iterable[str] | None = None,
     actor: Actor | None = None,
 ) -> dict[str, str]:
-    """The resolved ``{KEY: value}`` map for ``env`` and ``scope``; audited as ``secrets.load``."""
+    """The resolved ``{KEY: value}`` map for ``env`` and ``scope``; audited as ``secrets.load``.
+
+    The actor needs ``view_secret`` and ``reveal_secret`` in ``env`` (``AccessDeniedError``).
+    """
+    reach = _reach(workspace, actor)
+    reach.require("view_secret", "reveal_secret")
+    if env is not None:
+        reach.check_env(env, "reveal_secret")
+    elif reach.env_restricted("reveal_secret"):
+        env = reach.default_env("reveal_secret")
+    if reach.scope is not None:
+        if scope:
+            reach.check_scope([scope] if isinstance(scope, str) else scope)
+        else:
+            scope = sorted(reach.scope)
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
     values = decrypt_resolved(workspace, resolved)
     record_load(workspace, resolved, env=env, actor=actor)
@@ -689,7 +821,14 @@ def create_token(
     expires_at: dt.datetime | None = None,
     actor: Actor | None = None,
 ) -> tuple[ServiceToken, str]:
-    """Create a token; returns ``(token, raw)``. Show ``raw`` once: only its digest is kept."""
+    """Create a token; returns ``(token, raw)``. Show ``raw`` once: only its digest is kept.
+
+    Nobody mints a token reaching more than they do (issue #10 finding 1, SPEC §9): the
+    creator needs ``add_servicetoken``; every token reads values, so the creator needs
+    ``view_secret`` and ``reveal_secret`` over the token's environments; ``can_write``
+    needs ``add``, ``change``, ``delete`` and ``rollback_secret`` over them too.
+    ``AccessDeniedError`` otherwise.
+    """
 
     def check_name() -> str:
         if not isinstance(name, str) or not name.strip():
@@ -706,6 +845,7 @@ def create_token(
             "expires_at": lambda: validate_future(expires_at),
         }
     )
+    _check_token_within_reach(_reach(workspace, actor), cleaned["envs"], bool(can_write))
     actor = actor or audit.SYSTEM
     with transaction.atomic():
         token, raw = ServiceToken.objects.create(
@@ -733,8 +873,28 @@ def create_token(
     return token, raw
 
 
+def _check_token_within_reach(reach: Reach, envs: list[Environment], can_write: bool) -> None:
+    reach.require("add_servicetoken")
+    wanted = (
+        access.EnvSet(frozenset(env.pk for env in envs), frozenset(env.slug for env in envs))
+        if envs
+        else None
+    )
+    needed = ["view_secret", "reveal_secret"] + (sorted(access.SECRET_WRITE) if can_write else [])
+    for codename in needed:
+        if not reach.has(codename):
+            what = "write secrets" if codename in access.SECRET_WRITE else "reveal values"
+            raise AccessDeniedError(f"You cannot create a token that can {what}: you cannot {what} yourself.")
+        if not reach.covers(codename, wanted):
+            raise AccessDeniedError(
+                "You cannot create a token reaching environments you do not reach yourself; "
+                "name your environments in 'envs'."
+            )
+
+
 def revoke_token(token: ServiceToken, actor: Actor | None = None) -> bool:
     """Revoke at once and irreversibly. Returns False when it was already revoked."""
+    _reach(token.workspace_id, actor).require("revoke_servicetoken")
     with transaction.atomic():
         if not token.revoke():
             return False
@@ -746,22 +906,8 @@ def revoke_token(token: ServiceToken, actor: Actor | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------
-# Bulk jobs (secretvault.bulk: batched, so that no request waits for a whole job)
-
-
-def rotate_master_key(**kwargs: Any) -> int:
-    """``secretvault.bulk.rotate_master_key``."""
-    from secretvault import bulk
-
-    return bulk.rotate_master_key(**kwargs)
-
-
-def rotate_data_key(workspace: Workspace, **kwargs: Any) -> int:
-    """``secretvault.bulk.rotate_data_key``."""
-    from secretvault import bulk
-
-    return bulk.rotate_data_key(workspace, **kwargs)
-
+# Bulk jobs (import, rotate_master_key, rotate_data_key) live in secretvault.bulk,
+# one layer up: batched, so that no request waits for a whole job.
 
 # Names the bulk jobs use.
 lock_workspace = _lock_workspace

@@ -52,14 +52,23 @@ validate_scope_tag = RegexValidator(
 _SCOPE_TAG = whole(SCOPE_TAG_PATTERN)
 
 
+#: Most items a list-valued input may hold (scope tags, environments), from every door.
+MAX_LIST_ITEMS = 100
+
+
 def validate_scope(tags: Any) -> list[str]:
-    """Return the scope as a sorted list of unique tags, or raise ``ValidationError``."""
+    """Return the scope as a sorted list of unique tags, or raise ``ValidationError``.
+
+    At most ``MAX_LIST_ITEMS`` tags (issue #10, "every list-valued input has a bound").
+    """
     if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, Iterable):
         raise ValidationError("Scope must be a list of tags.", code="invalid_scope")
     cleaned: set[str] = set()
-    for tag in tags:
+    for count, tag in enumerate(tags, start=1):
+        if count > MAX_LIST_ITEMS:
+            raise ValidationError(f"A scope holds at most {MAX_LIST_ITEMS} tags.", code="too_many")
         if not isinstance(tag, str) or not _SCOPE_TAG.fullmatch(tag):
             raise ValidationError(
                 "Scope tags use letters, digits, '_', '.' and '-', start with a letter or "

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from secretvault import crypto, services
+from secretvault import audit, crypto, services
 from secretvault.audit import Actor
 from secretvault.models import Environment, Secret, ServiceToken, Workspace
 
@@ -36,6 +36,7 @@ def _fresh_caches() -> None:
     from django.core.cache import caches
 
     crypto.reset_caches()
+    audit.forget_chain_heads()
     for cache in caches.all(initialized_only=True):
         cache.clear()
 

@@ -61,6 +61,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "secretvault.debug.ExceptionReporterFilter"
 AUTHENTICATION_BACKENDS = [
     "secretvault.logins.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Workspace memberships as object permissions (SPEC §9), after Django's model permissions.
+    "secretvault.backends.WorkspacePermissionBackend",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from secretvault import crypto, services
+from secretvault import bulk, crypto, services
 from secretvault.audit import verify_chain
 from secretvault.models import AuditEvent
 from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
@@ -134,7 +134,7 @@ def _env_delete(ws, env):
 
 def _rotate_data_key(ws, env):
     services.create_secret(ws, key="K", value="v")
-    services.rotate_data_key(ws)
+    bulk.rotate_data_key(ws)
 
 
 TRAILING = {
@@ -220,10 +220,10 @@ def test_forged_digest_needs_the_audit_key(workspace, history):
 
 def test_chain_survives_master_key_rotation(workspace, history):
     with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}):
-        services.rotate_master_key()
+        bulk.rotate_master_key()
     with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2]}):
         services.set_value(history, "after rotation")
-        services.rotate_data_key(workspace)
+        bulk.rotate_data_key(workspace)
         workspace.refresh_from_db()
         report = verify_chain(workspace)
     assert report.ok, report.problems

@@ -120,7 +120,7 @@ def test_data_key_rotation_does_not_freeze_the_workspace(workspace, monkeypatch,
     hot = services.create_secret(workspace, key="HOT", value="before")
     for i in range(30):
         services.create_secret(workspace, key=f"K{i:02d}", value="x" * 60_000)
-    job = PausedJob(lambda: services.rotate_data_key(workspace, batch_size=10))
+    job = PausedJob(lambda: bulk.rotate_data_key(workspace, batch_size=10))
     batches = {"n": 0}
 
     def pause_in_second_batch(batch: list[SecretVersion]) -> None:
@@ -157,7 +157,7 @@ def test_master_key_rotation_does_not_freeze_a_workspace(
         job.pause()  # inside the first workspace's transaction, its row locked
 
     with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}):
-        job = PausedJob(services.rotate_master_key)
+        job = PausedJob(bulk.rotate_master_key)
         monkeypatch.setattr(Workspace, "rewrap", rewrap_then_pause)
         with job:
             requests_still_served(workspace, hot, job)
@@ -225,9 +225,9 @@ def test_dry_run_rotations_write_nothing(workspace, make_secret):
     make_secret("A", "a")
     before = list(Workspace.objects.values_list("data_key_id", "master_key_id", "wrapped_data_key"))
     with CaptureQueriesContext(connection) as queries:
-        assert services.rotate_data_key(workspace, dry_run=True) == 1
+        assert bulk.rotate_data_key(workspace, dry_run=True) == 1
         with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}):
-            assert services.rotate_master_key(dry_run=True) == 1
+            assert bulk.rotate_master_key(dry_run=True) == 1
     statements = [q["sql"].upper() for q in queries.captured_queries]
     assert read_only(statements), statements
     after = list(Workspace.objects.values_list("data_key_id", "master_key_id", "wrapped_data_key"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secretvault import services
+from secretvault import bulk, services
 from secretvault.errors import DuplicateKeyError
 from secretvault.models import Secret, SecretVersion
 from tests.threads import run_threads
@@ -84,7 +84,7 @@ def test_writes_during_data_key_rotation_stay_readable(workspace):
     def work(index: int) -> None:
         if index == 0:
             for _ in range(4):
-                services.rotate_data_key(Workspace.objects.get(pk=workspace.pk))
+                bulk.rotate_data_key(Workspace.objects.get(pk=workspace.pk))
             return
         mine = Secret.objects.get(pk=secrets_[index % 4].pk)
         for n in range(15):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from secretvault import crypto, services
+from secretvault import bulk, crypto, services
 from secretvault.errors import DecryptionError, MasterKeyError
 from secretvault.models import AuditEvent, Secret, SecretVersion, Workspace
 from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
@@ -38,11 +38,11 @@ def all_values() -> dict[tuple[str, str], str]:
 
 def test_rotate_master_key(filled):
     with override_settings(SECRETVAULT=NEW_FIRST):
-        assert services.rotate_master_key(dry_run=True) == 2
+        assert bulk.rotate_master_key(dry_run=True) == 2
         assert set(Workspace.objects.values_list("master_key_id", flat=True)) == {"test-1"}
-        assert services.rotate_master_key() == 2
+        assert bulk.rotate_master_key() == 2
         assert set(Workspace.objects.values_list("master_key_id", flat=True)) == {"test-2"}
-        assert services.rotate_master_key() == 0  # nothing left to do
+        assert bulk.rotate_master_key() == 0  # nothing left to do
     # The old key can now leave the keyring.
     with override_settings(SECRETVAULT=NEW_ONLY):
         assert all_values() == filled
@@ -67,13 +67,13 @@ def test_interrupted_master_rotation_leaves_each_workspace_whole(filled, monkeyp
     monkeypatch.setattr(Workspace, "save", crash_on_second)
     with override_settings(SECRETVAULT=NEW_FIRST):
         with pytest.raises(RuntimeError):
-            services.rotate_master_key()
+            bulk.rotate_master_key()
     monkeypatch.setattr(Workspace, "save", real)
     after = dict(Workspace.objects.values_list("pk", "master_key_id"))
     assert sorted(after.values()) == ["test-1", "test-2"] and set(before.values()) == {"test-1"}
     with override_settings(SECRETVAULT=NEW_FIRST):
         assert all_values() == filled  # readable with the keyring that holds both
-        assert services.rotate_master_key() == 1  # a re-run completes
+        assert bulk.rotate_master_key() == 1  # a re-run completes
         assert all_values() == filled
     with override_settings(SECRETVAULT=NEW_ONLY):
         assert all_values() == filled
@@ -85,7 +85,7 @@ def test_rotate_data_key(workspace, filled):
         SecretVersion.objects.filter(secret__workspace=workspace).values_list("pk", "ciphertext")
     )
     progress: list[tuple[int, int]] = []
-    assert services.rotate_data_key(workspace, progress=lambda d, t: progress.append((d, t))) == 8
+    assert bulk.rotate_data_key(workspace, progress=lambda d, t: progress.append((d, t))) == 8
     assert progress[-1] == (8, 8)
     workspace.refresh_from_db()
     assert workspace.data_key_id != old_id
@@ -103,7 +103,7 @@ def test_rotate_data_key(workspace, filled):
 def test_rotate_data_key_dry_run_changes_nothing(workspace, filled):
     before = dict(SecretVersion.objects.values_list("pk", "ciphertext"))
     old_id = workspace.data_key_id
-    assert services.rotate_data_key(workspace, dry_run=True) == 8
+    assert bulk.rotate_data_key(workspace, dry_run=True) == 8
     workspace.refresh_from_db()
     assert workspace.data_key_id == old_id
     assert {k: bytes(v) for k, v in SecretVersion.objects.values_list("pk", "ciphertext")} == {
@@ -126,7 +126,7 @@ def test_interrupted_data_key_rotation_keeps_every_value_readable(workspace, fil
 
     monkeypatch.setattr(bulk, "before_batch_write", crash_on_second_batch)
     with pytest.raises(RuntimeError):
-        services.rotate_data_key(workspace, batch_size=3)
+        bulk.rotate_data_key(workspace, batch_size=3)
     monkeypatch.undo()
     workspace.refresh_from_db()
     new_id = workspace.data_key_id
@@ -143,7 +143,7 @@ def test_interrupted_data_key_rotation_keeps_every_value_readable(workspace, fil
     services.set_value(secret, "written mid-rotation")
     assert SecretVersion.objects.get(secret=secret, version=3).data_key_id == new_id
     filled[("acme", "K0")] = "written mid-rotation"
-    assert services.rotate_data_key(workspace, batch_size=3) == 5
+    assert bulk.rotate_data_key(workspace, batch_size=3) == 5
     workspace.refresh_from_db()
     assert workspace.data_key_id == new_id and workspace.previous_data_key_id == ""
     assert workspace.previous_wrapped_data_key is None

@@ -289,7 +289,16 @@ def format_secrets(secrets: Mapping[str, str], fmt: str) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    sys.stdout.write(format_secrets(_client(args).load(), args.format))
+    secrets = _client(args).load()
+    try:
+        text = format_secrets(secrets, args.format)
+    except dotenv.UnrepresentableValueError as exc:  # names keys, never values
+        _report(str(exc))
+        return EXIT_ERROR
+    notice = dotenv.reader_notice(secrets) if args.format == "dotenv" else None
+    if notice:
+        _report(notice, level="notice")
+    sys.stdout.write(text)
     sys.stdout.flush()
     return 0
 

@@ -14,9 +14,11 @@ import json
 import logging
 import math
 import os
+import re
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
@@ -168,6 +170,11 @@ class SecretVaultClient:
         if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
             raise ConfigurationError(
                 f"The service token ({ENV_TOKEN} or token=) holds characters a token never has."
+            )
+        if not token_checksum_ok(token):
+            raise ConfigurationError(
+                f"The service token ({ENV_TOKEN} or token=) is not a valid service token: mistyped or "
+                "truncated? Its checksum does not match; copy it again from where it was created."
             )
         seconds = [("cache_ttl", cache_ttl), ("timeout", timeout), ("backoff", backoff)]
         seconds += [
@@ -724,6 +731,34 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_TOKEN_SHAPE = re.compile(r"([A-Za-z0-9]+)_([0-9a-f]{16})_([0-9A-Za-z]*)")
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SECRET_LENGTH = 43  # base62 characters of the secret part
+_CHECKSUM_LENGTH = 6  # base62 characters of the CRC32 that ends a token
+
+
+def token_checksum_ok(token: str) -> bool:
+    """False for a token shaped like a secretvault token whose checksum does not match.
+
+    A token is ``<prefix>_<16 hex id>_<43 base62 secret><6 base62 CRC32 of the
+    rest>`` (SPEC §1). A mistyped or truncated one is caught here, before it is
+    sent. A token of another shape is left for the server to judge.
+    """
+    match = _TOKEN_SHAPE.fullmatch(token)
+    if match is None:
+        return True
+    tail = match.group(3)
+    if len(tail) != _SECRET_LENGTH + _CHECKSUM_LENGTH:
+        return False
+    body, checksum = token[:-_CHECKSUM_LENGTH], tail[-_CHECKSUM_LENGTH:]
+    number = zlib.crc32(body.encode("ascii"))
+    expected = ""
+    for _ in range(_CHECKSUM_LENGTH):
+        number, digit = divmod(number, 62)
+        expected = _BASE62[digit] + expected
+    return checksum == expected
 
 
 def is_loopback(host: str) -> bool:

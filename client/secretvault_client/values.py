@@ -29,7 +29,7 @@ class SecretValue(str):
         instance.key = key
         return instance
 
-    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # str takes one
         # Pickle and copy rebuild through __new__(key, value).
         return (self.key, str(self))
 

@@ -18,6 +18,7 @@ from secretvault.admin.base import (
     StateFilter,
     WorkspaceFirstAdmin,
 )
+from secretvault.admin.members import WorkspaceMemberAdmin
 from secretvault.admin.secrets import SecretAdmin
 from secretvault.admin.tokens import ServiceTokenAdmin
 from secretvault.admin.workspaces import EnvironmentAdmin, WorkspaceAdmin
@@ -33,4 +34,5 @@ __all__ = [
     "StateFilter",
     "WorkspaceAdmin",
     "WorkspaceFirstAdmin",
+    "WorkspaceMemberAdmin",
 ]

@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from secretvault.admin.base import moment
+from secretvault.admin.reach import ReachAdminMixin
 from secretvault.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -17,17 +19,17 @@ if TYPE_CHECKING:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReachAdminMixin, admin.ModelAdmin):
     """The audit trail, read-only for everyone (superusers too)."""
 
-    list_display = ["created_at", "action", "workspace", "key", "version", "actor_label", "remote_addr"]
+    list_display = ["when", "action", "workspace", "key", "version", "actor_label", "remote_addr"]
     list_filter = ["workspace", "action"]
     list_select_related = ["workspace"]
     search_fields = ["key", "username", "token_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     fields = (
-        "created_at",
+        "when",
         "action",
         "workspace",
         "key",
@@ -48,6 +50,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
+
+    @admin.display(description=_("time"), ordering="created_at")
+    def when(self, obj: AuditEvent) -> str:
+        return moment(obj.created_at)
 
     @admin.display(description=_("actor"))
     def actor_label(self, obj: AuditEvent) -> str:

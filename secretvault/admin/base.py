@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.db import models
@@ -13,12 +13,13 @@ from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.cache import patch_cache_control
-from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from secretvault import access
+from secretvault.admin.reach import ReachAdminMixin
 from secretvault.audit import Actor
 from secretvault.conf import vault_settings
 from secretvault.errors import InUseError
@@ -27,6 +28,8 @@ from secretvault.models import Environment, Secret, ServiceToken, Workspace
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from secretvault.managers import ExpiringQuerySet, SecretQuerySet
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -39,8 +42,14 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+# Times in the admin's own cells and pages: to the second (versions written within one
+# minute must not look simultaneous), in the current time zone, named.
+MOMENT_FORMAT = "Y-m-d H:i:s T"
+
+
 def moment(value: dt.datetime | None) -> str:
-    return localize(timezone.localtime(value)) if value is not None else ""
+    """``value`` in the current time zone to the second (``MOMENT_FORMAT``); ``""`` for None."""
+    return dateformat.format(timezone.localtime(value), MOMENT_FORMAT) if value is not None else ""
 
 
 def state_of(obj: Secret | ServiceToken, now: dt.datetime) -> tuple[str, str]:
@@ -89,14 +98,15 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet | None:
         value = self.value()
+        rows = cast("ExpiringQuerySet", queryset)  # used on secrets and tokens only
         if value == "active":
-            return queryset.active()  # type: ignore[attr-defined]
+            return rows.active()
         if value == "expiring":
-            return queryset.expiring_within(vault_settings.EXPIRING_SOON_SECONDS)  # type: ignore[attr-defined]
+            return rows.expiring_within(vault_settings.EXPIRING_SOON_SECONDS)
         if value == "expired":
-            return queryset.expired()  # type: ignore[attr-defined]
+            return rows.expired()
         if value == "revoked":
-            return queryset.revoked()  # type: ignore[attr-defined]
+            return rows.revoked()
         return queryset
 
 
@@ -109,6 +119,7 @@ class EnvironmentFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         envs = Environment.objects.select_related("workspace").order_by("workspace__slug", "slug")
+        envs = access.principal_for_user(request.user).filter_environments(envs)
         # Narrowed to the workspace chosen in the workspace filter, if any.
         workspace = parse_uuid(request.GET.get("workspace__id__exact"))
         if workspace is not None:
@@ -122,7 +133,7 @@ class EnvironmentFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         if value == self.GLOBAL:
-            return queryset.global_only()  # type: ignore[attr-defined]
+            return cast("ExpiringQuerySet", queryset).global_only()  # used on secrets and tokens only
         env = parse_uuid(value)
         return queryset.none() if env is None else queryset.filter(envs__pk=env)
 
@@ -136,8 +147,10 @@ def parse_uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-class ServiceFormAdmin(admin.ModelAdmin):
+class ServiceFormAdmin(ReachAdminMixin, admin.ModelAdmin):
     """Admin whose forms write through the services (see ``secretvault.forms``).
+
+    What each user sees and may do is the reach rule's (``secretvault.admin.reach``).
 
     ``save_model`` and ``save_related`` have nothing left to do: the form's
     validation wrote the object, so the write and its audit event happen once.
@@ -151,7 +164,7 @@ class ServiceFormAdmin(admin.ModelAdmin):
             return form_class
         actor = Actor.from_request(request)
 
-        class ActorForm(form_class):  # type: ignore[valid-type,misc]
+        class ActorForm(form_class):  # type: ignore[valid-type,misc]  # a class chosen at run time
             def __init__(self, *args: Any, **kw: Any) -> None:
                 kw.setdefault("actor", actor)
                 super().__init__(*args, **kw)
@@ -251,7 +264,7 @@ class WorkspaceFirstAdmin(ServiceFormAdmin):
         )
 
 
-def describe_references(secrets: models.QuerySet[Secret], tokens: models.QuerySet[ServiceToken]) -> list[str]:
+def describe_references(secrets: SecretQuerySet, tokens: models.QuerySet[ServiceToken]) -> list[str]:
     """What keeps an environment or workspace alive, in words (the admin's delete page)."""
     lines = []
     for secret in secrets.select_related("workspace").with_env_slugs().order_by("workspace__slug", "key"):
@@ -275,11 +288,11 @@ class ProtectedDeleteMixin:
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         try:
-            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]  # mixin over ModelAdmin
         except InUseError as exc:
             # Something came to refer to it between the confirmation page and the POST.
-            self.message_user(request, str(exc), messages.ERROR)  # type: ignore[attr-defined]
-            opts = self.opts  # type: ignore[attr-defined]
+            self.message_user(request, str(exc), messages.ERROR)  # type: ignore[attr-defined]  # mixin over ModelAdmin
+            opts = self.opts  # type: ignore[attr-defined]  # mixin over ModelAdmin
             return HttpResponseRedirect(
                 reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
             )

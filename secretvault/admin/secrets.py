@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from secretvault import services
 from secretvault.admin.base import (
+    MOMENT_FORMAT,
     EnvironmentFilter,
     StateFilter,
     WorkspaceFirstAdmin,
@@ -24,13 +25,15 @@ from secretvault.admin.base import (
     no_store,
     state_badge,
 )
-from secretvault.errors import UnknownVersionError
+from secretvault.errors import AccessError, UnknownVersionError
 from secretvault.forms import SecretForm
 from secretvault.models import Secret, SecretVersion
 from secretvault.redaction import Concealed
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
+
+    from secretvault.managers import SecretQuerySet
 
 
 @admin.register(Secret)
@@ -62,20 +65,23 @@ class SecretAdmin(WorkspaceFirstAdmin):
 
     # -- permissions --------------------------------------------------------
 
+    environments_codename = {"add": "add_secret", "change": "change_secret"}
+
     def has_reveal_permission(self, request: HttpRequest, obj: Secret | None = None) -> bool:
-        return self.has_view_or_change_permission(request, obj) and request.user.has_perm(
-            f"{self.opts.app_label}.reveal_secret"
-        )
+        return self.has_view_or_change_permission(request, obj) and self.holds(request, "reveal", obj)
 
     def has_rollback_permission(self, request: HttpRequest, obj: Secret | None = None) -> bool:
-        return self.has_view_or_change_permission(request, obj) and request.user.has_perm(
-            f"{self.opts.app_label}.rollback_secret"
-        )
+        # One rule in every door (issue #10 finding 7): change_secret and rollback_secret.
+        return self.holds(request, "change", obj) and self.holds(request, "rollback", obj)
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        return self.principal(request).filter_secrets(qs)
 
     # -- change list ----------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Secret]:
-        return super().get_queryset(request).select_related("workspace").with_env_slugs()
+        secrets = cast("SecretQuerySet", super().get_queryset(request))  # the model's default manager
+        return secrets.select_related("workspace").with_env_slugs()
 
     @admin.display(description=_("environments"))
     def environment_list(self, obj: Secret) -> str:
@@ -160,11 +166,33 @@ class SecretAdmin(WorkspaceFirstAdmin):
                 .order_by("-version")
             )
             context.update(
+                moment_format=MOMENT_FORMAT,
                 versions=versions,
                 can_reveal=self.has_reveal_permission(request, obj),
                 can_rollback=self.has_rollback_permission(request, obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: Secret, form: Any, change: bool) -> None:
+        """The form wrote ``obj``; say which version holds the value entered, if any."""
+        version = getattr(form, "written_version", None)
+        if version is not None:
+            self.message_user(
+                request,
+                _("%(key)s: the value was saved as version %(version)d.")
+                % {"key": obj.key, "version": version},
+                messages.SUCCESS,
+            )
+        elif getattr(form, "value_typed", False):
+            self.message_user(
+                request,
+                _(
+                    "%(key)s: the value entered is the current value; "
+                    "no new version (still version %(version)d)."
+                )
+                % {"key": obj.key, "version": obj.current_version},
+                messages.INFO,
+            )
 
     # -- deletion: through the service, so it is audited ------------------------
 
@@ -173,7 +201,8 @@ class SecretAdmin(WorkspaceFirstAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Secret]) -> None:
         actor = self.actor(request)
-        for secret in queryset.select_related("workspace").with_env_slugs():
+        secrets = cast("SecretQuerySet", queryset)  # from get_queryset(), so a SecretQuerySet
+        for secret in secrets.select_related("workspace").with_env_slugs():
             services.delete_secret(secret, actor=actor)
 
     # -- actions ------------------------------------------------------------
@@ -183,12 +212,30 @@ class SecretAdmin(WorkspaceFirstAdmin):
         change = services.revoke_secret if revoke else services.restore_secret
         changed = unchanged = 0
         # Counted while iterating: the queryset may carry a state filter that no longer holds after.
+        refused = 0
+        # The change list's queryset already prefetches each secret's environments.
         for secret in queryset.select_related("workspace"):
-            if change(secret, actor=actor):
+            try:
+                done = change(secret, actor=actor)
+            except AccessError:
+                refused += 1  # visible, but beyond the user's write reach (secretvault.access)
+                continue
+            if done:
                 changed += 1
                 self.log_change(request, secret, "Revoked." if revoke else "Restored.")
             else:
                 unchanged += 1
+        if refused:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d secret is beyond your access; it was left alone.",
+                    "%(count)d secrets are beyond your access; they were left alone.",
+                    refused,
+                )
+                % {"count": refused},
+                messages.ERROR,
+            )
         if revoke:
             message = ngettext("Revoked %(count)d secret.", "Revoked %(count)d secrets.", changed)
             rest = ngettext("%(count)d was already revoked.", "%(count)d were already revoked.", unchanged)
@@ -285,7 +332,12 @@ class SecretAdmin(WorkspaceFirstAdmin):
         if not self.has_rollback_permission(request, obj):
             raise PermissionDenied
         change_url = self._change_url(obj)
-        source = SecretVersion.objects.filter(secret=obj, version=version).defer("ciphertext").first()
+        source = (
+            SecretVersion.objects.filter(secret=obj, version=version)
+            .defer("ciphertext")
+            .select_related("created_by", "created_by_token")
+            .first()
+        )
         if source is None:
             self.message_user(
                 request,
@@ -325,6 +377,7 @@ class SecretAdmin(WorkspaceFirstAdmin):
             obj,
             title=_("Roll back %(key)s to version %(version)d?") % {"key": obj.key, "version": version},
             source=source,
+            moment_format=MOMENT_FORMAT,
             next_version=obj.current_version + 1,
             change_url=change_url,
         )

@@ -21,6 +21,7 @@ from secretvault.admin.base import (
     StateFilter,
     WorkspaceFirstAdmin,
     expiry_cell,
+    moment,
     no_store,
     state_badge,
 )
@@ -44,8 +45,8 @@ class ServiceTokenAdmin(WorkspaceFirstAdmin):
         "token_id",
         "name",
         "workspace",
-        "created_at",
-        "last_used_at",
+        "created",
+        "last_used",
         "expiry",
         "status",
         "can_write",
@@ -85,8 +86,10 @@ class ServiceTokenAdmin(WorkspaceFirstAdmin):
         # Revoke instead: the token keeps the versions and audit events it wrote attributable.
         return False
 
+    environments_codename = {"add": "reveal_secret"}
+
     def has_revoke_permission(self, request: HttpRequest, obj: ServiceToken | None = None) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.revoke_servicetoken")
+        return self.holds(request, "revoke", obj)
 
     def get_fields(self, request: HttpRequest, obj: ServiceToken | None = None) -> _FieldGroups:
         if obj is None:
@@ -103,6 +106,14 @@ class ServiceTokenAdmin(WorkspaceFirstAdmin):
     @admin.display(description=_("scope"))
     def scope_list(self, obj: ServiceToken) -> str:
         return ", ".join(obj.scope) or str(_("(all apps)"))
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: ServiceToken) -> str:
+        return moment(obj.created_at)
+
+    @admin.display(description=_("last used"), ordering="last_used_at")
+    def last_used(self, obj: ServiceToken) -> str:
+        return moment(obj.last_used_at) or "—"
 
     @admin.display(description=_("expires"), ordering="expires_at")
     def expiry(self, obj: ServiceToken) -> str:

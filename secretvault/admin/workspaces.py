@@ -15,6 +15,7 @@ from secretvault.admin.base import (
     ServiceFormAdmin,
     describe_references,
 )
+from secretvault.admin.members import WorkspaceMemberInline
 from secretvault.forms import EnvironmentForm, WorkspaceForm
 from secretvault.models import (
     Environment,
@@ -47,6 +48,16 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
     ]
     ordering = ["slug"]
 
+    def get_inlines(self, request: HttpRequest, obj: Workspace | None) -> list[Any]:
+        # The members, on the page of a workspace (read-only; managed on their own pages).
+        return [WorkspaceMemberInline] if obj is not None else []
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        return self.principal(request).filter_workspaces(qs)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.principal(request).is_unrestricted or request.user.has_perm("secretvault.add_workspace")
+
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Workspace]:
         return (
             super()
@@ -76,11 +87,11 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
 
     @admin.display(description=_("secrets"), ordering="_secret_count")
     def secret_count(self, obj: Workspace) -> int:
-        return obj._secret_count  # type: ignore[attr-defined]
+        return obj._secret_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description=_("tokens"), ordering="_token_count")
     def token_count(self, obj: Workspace) -> int:
-        return obj._token_count  # type: ignore[attr-defined]
+        return obj._token_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, list[Any]]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -112,6 +123,12 @@ class EnvironmentAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
     list_select_related = ["workspace"]
     search_fields = ["slug", "name", "workspace__slug"]
     ordering = ["workspace__slug", "slug"]
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        principal = self.principal(request)
+        return principal.filter_environments(qs, "view_environment") | principal.filter_environments(
+            qs, "change_environment"
+        )
 
     def get_fields(self, request: HttpRequest, obj: Environment | None = None) -> _FieldGroups:
         if obj is None:

@@ -10,20 +10,20 @@ before the view runs. The API's views call ``check_query_names`` from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from django.http import QueryDict
 from rest_framework import exceptions
+
+from secretvault.validators import MAX_LIST_ITEMS
 
 #: Query parameters whose values are names (a slug, a scope tag, a key, a principal).
 NAMING_PARAMETERS: tuple[str, ...] = ("env", "scope", "key", "actor", "action")
 #: Of those, the ones that take a comma-separated list.
 LIST_PARAMETERS: frozenset[str] = frozenset({"scope"})
-#: Most names one list-valued parameter may carry (every repetition and comma counted).
-MAX_LIST_ITEMS = 100
+# MAX_LIST_ITEMS: most names one list-valued parameter may carry (every repetition and
+# comma counted), the bound of every list-valued input (secretvault.validators).
 
 
-def check_query_names(query_params: Mapping[str, Any]) -> None:
+def check_query_names(query_params: QueryDict) -> None:
     """Raise a DRF ``ValidationError`` (400, one message per parameter) for empty names.
 
     ``query_params`` is a ``QueryDict`` (``request.query_params``). Refused: an empty or
@@ -33,7 +33,7 @@ def check_query_names(query_params: Mapping[str, Any]) -> None:
     """
     errors: dict[str, list[str]] = {}
     for name in NAMING_PARAMETERS:
-        values = query_params.getlist(name)  # type: ignore[attr-defined]
+        values = query_params.getlist(name)
         if not values:
             continue
         if any(not value.strip() for value in values):

@@ -14,9 +14,12 @@ The document says what the API does, and strict tools (openapi-spec-validator, R
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object, force_instance
@@ -24,6 +27,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from secretvault.api.parameters import MAX_LIST_ITEMS
 from secretvault.api.serializers import (
     ConflictSerializer,
     ErrorSerializer,
@@ -31,9 +35,18 @@ from secretvault.api.serializers import (
     StrictSerializer,
 )
 from secretvault.conf import vault_settings
-from secretvault.validators import KEY_RE, SLUG_RE
+from secretvault.validators import KEY_RE, SCOPE_TAG_RE, SLUG_RE
 
 PUBLIC_ID_RE = r"^[0-9a-f]{16}$"
+UUID_RE = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+#: A comma-separated list of scope tags in a query string (``?scope=web,worker``).
+SCOPE_LIST: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_LIST_ITEMS,
+    "items": {"type": "string", "pattern": SCOPE_TAG_RE, "maxLength": 64},
+}
 
 #: Path parameters of the API and the values they accept (anything else answers 404).
 PATH_PARAMETERS: dict[str, tuple[str, str]] = {
@@ -41,6 +54,7 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "slug": (SLUG_RE, "Environment slug."),
     "key": (KEY_RE, "Secret key. With several secrets of this key, pick one with ?env=."),
     "token_id": (PUBLIC_ID_RE, "Public id of the service token (16 hex digits)."),
+    "member_id": (UUID_RE, "Id of the membership (a UUID)."),
 }
 
 
@@ -71,6 +85,11 @@ STANDARD_RESPONSE_HEADERS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 _BLANK = {"type": "string", "maxLength": 0}
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A Python whole-string regex (``\\A…\\Z``) as OpenAPI's ECMA-262 dialect writes it (``^…$``)."""
+    return pattern.replace(r"\A", "^").replace(r"\Z", "$")
 
 
 def _strict_alternatives(prop: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +125,23 @@ class VaultAutoSchema(AutoSchema):
     bodies of ``StrictSerializer`` subclasses; the standard response headers.
     """
 
+    def get_auth(self) -> Any:
+        """The security requirements; HTTP Basic only where ``API_BASIC_AUTH`` is on."""
+        if vault_settings.API_BASIC_AUTH:
+            return super().get_auth()
+        from secretvault.api.authentication import VaultBasicAuthentication
+
+        authenticators = self.view.get_authenticators()
+        self.view.get_authenticators = lambda: [  # type: ignore[method-assign]  # this view, this call only
+            authenticator
+            for authenticator in authenticators
+            if not isinstance(authenticator, VaultBasicAuthentication)
+        ]
+        try:
+            return super().get_auth()
+        finally:
+            del self.view.get_authenticators
+
     def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if isinstance(force_instance(serializer), StrictSerializer) and schema.get("type") == "object":
@@ -138,6 +174,29 @@ class VaultAutoSchema(AutoSchema):
             # (so at most that many characters; the byte count is in the description).
             schema.update(pattern=r"^[^\u0000]*$", maxLength=vault_settings.MAX_VALUE_BYTES)
         return schema
+
+    def _get_filter_parameters(self) -> Any:
+        """django-filter parameters, with the patterns and lengths their form fields enforce."""
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        for parameter in parameters:
+            declared = filters.get(parameter["name"])
+            schema = parameter.get("schema", {})
+            if declared is None:
+                continue
+            # GivenMeansValueFilterSet: a parameter given is not empty.
+            if schema.get("type") == "array":
+                schema["minItems"] = 1
+            if schema.get("type") != "string" or "enum" in schema:
+                continue
+            schema.setdefault("minLength", 1)
+            for validator in declared.extra.get("validators", []):
+                if isinstance(validator, RegexValidator):
+                    schema.setdefault("pattern", ecma_pattern(re.compile(validator.regex).pattern))
+            if declared.extra.get("max_length"):
+                schema["maxLength"] = declared.extra["max_length"]
+        return parameters
 
     def _get_response_headers_for_code(self, status_code: str, direction: str = "response") -> Any:
         headers = dict(STANDARD_RESPONSE_HEADERS.get(str(status_code), {}))
@@ -183,6 +242,40 @@ def document_view(**actions: dict[str, Any]) -> Callable[[type], type]:
         return cls
 
     return decorator
+
+
+class VaultSessionScheme(OpenApiAuthenticationExtension):
+    """The Django session cookie, with the API's extra header rules in its description."""
+
+    target_class = "secretvault.api.authentication.VaultSessionAuthentication"
+    name = "cookieAuth"
+    priority = 1
+
+    def get_security_definition(self, auto_schema: Any) -> Any:
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "A Django session (the admin login). Writes send the CSRF token in "
+            "X-CSRFToken; reveal and load send X-Requested-With (any value) or come from this "
+            "site (Sec-Fetch-Site), otherwise 403.",
+        }
+
+
+class VaultBasicScheme(OpenApiAuthenticationExtension):
+    """HTTP Basic: documented only where ``SECRETVAULT["API_BASIC_AUTH"]`` turns it on."""
+
+    target_class = "secretvault.api.authentication.VaultBasicAuthentication"
+    name = "basicAuth"
+    priority = 1
+
+    def get_security_definition(self, auto_schema: Any) -> Any:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": 'A person\'s username and password; only where SECRETVAULT["API_BASIC_AUTH"] '
+            "is true.",
+        }
 
 
 class ServiceTokenScheme(OpenApiAuthenticationExtension):

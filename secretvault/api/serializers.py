@@ -26,7 +26,7 @@ from secretvault.models import (
     Workspace,
     unix_seconds,
 )
-from secretvault.validators import validate_key, validate_scope_tag, validate_slug
+from secretvault.validators import MAX_LIST_ITEMS, validate_key, validate_scope_tag, validate_slug
 
 MAX_INT = 2**31 - 1
 
@@ -80,10 +80,18 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StringListField(serializers.ListField):
-    """A JSON list of strings (a lone string is refused, not split)."""
+    """A JSON list of strings (a lone string is refused, not split).
+
+    At most ``max_length`` items (default :data:`MAX_LIST_ITEMS`): the field
+    refuses a longer list with 400 before any item is checked.
+    """
 
     child = StrictCharField(max_length=200)
     default_error_messages = {"not_a_list": "Must be a list of strings."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_LIST_ITEMS)
+        super().__init__(**kwargs)
 
 
 def slug_list(**kwargs: Any) -> StringListField:
@@ -92,6 +100,24 @@ def slug_list(**kwargs: Any) -> StringListField:
 
 def scope_list(**kwargs: Any) -> StringListField:
     return StringListField(child=StrictCharField(max_length=64, validators=[validate_scope_tag]), **kwargs)
+
+
+#: The Unix seconds ``parse_moment`` reads: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_UNIX_SECONDS = -62_135_596_800
+MAX_UNIX_SECONDS = 253_402_300_799
+
+#: OpenAPI schema of what ``parse_moment`` reads (an ``anyOf``, so OpenAPI 3.0.3 has it).
+MOMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "integer",
+            "minimum": MIN_UNIX_SECONDS,
+            "maximum": MAX_UNIX_SECONDS,
+            "description": "Unix seconds",
+        },
+        {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
+    ],
+}
 
 
 def parse_moment(data: Any) -> dt.datetime | None:
@@ -124,8 +150,8 @@ def parse_moment(data: Any) -> dt.datetime | None:
 @extend_schema_field(
     {
         "anyOf": [
-            {"type": "integer", "nullable": True, "description": "Unix seconds, or null for none"},
-            {"type": "string", "format": "date-time", "description": "ISO 8601 (no offset = UTC)"},
+            {**MOMENT_SCHEMA["anyOf"][0], "nullable": True, "description": "Unix seconds, or null"},
+            MOMENT_SCHEMA["anyOf"][1],
         ],
         "description": "Unix seconds or an ISO 8601 moment (naive = UTC); in the future; null for none.",
     }

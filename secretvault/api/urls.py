@@ -19,7 +19,8 @@ from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from secretvault.api import views
+from secretvault.api import members, views
+from secretvault.api.authentication import VaultSessionAuthentication
 from secretvault.api.schema import VaultAutoSchema, document, public_errors
 
 app_name = "secretvault-api"
@@ -32,6 +33,7 @@ router.register(rf"{_WS}/environments", views.EnvironmentViewSet, basename="envi
 router.register(rf"{_WS}/secrets", views.SecretViewSet, basename="secret")
 router.register(rf"{_WS}/tokens", views.ServiceTokenViewSet, basename="token")
 router.register(rf"{_WS}/audit", views.AuditEventViewSet, basename="audit")
+router.register(rf"{_WS}/members", members.MemberViewSet, basename="member")
 
 #: Used where the project's SPECTACULAR_SETTINGS says nothing.
 SPECTACULAR_DEFAULTS: dict[str, Any] = {
@@ -56,6 +58,8 @@ class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 document (YAML, or JSON with ``?format=json`` / ``Accept``)."""
 
     schema = VaultAutoSchema()
+    # The API's session class, not DRF's: one security scheme per name in the document.
+    authentication_classes = [VaultSessionAuthentication]
 
     # Redecorated: drf-spectacular's own decoration assumes DEFAULT_SCHEMA_CLASS is its
     # AutoSchema, which a project (tests/settings.py, for one) need not set.

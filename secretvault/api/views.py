@@ -31,12 +31,13 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from secretvault import services
+from secretvault.access import Reach
 from secretvault.api import schema as api_schema
 from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
 from secretvault.api.pagination import VaultPagination
 from secretvault.api.parameters import check_query_names
-from secretvault.api.permissions import READ, WRITE, VaultPermission, request_token, token_access
+from secretvault.api.permissions import VaultPermission, request_principal, request_token
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
     AuditEventSerializer,
@@ -59,9 +60,11 @@ from secretvault.api.serializers import (
 )
 from secretvault.audit import Actor
 from secretvault.errors import (
+    AccessDeniedError,
     AmbiguousSecretError,
     ConflictError,
     CryptoError,
+    NotVisibleError,
     UnknownVersionError,
     VersionMismatchError,
 )
@@ -128,6 +131,10 @@ def translate_exception(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(_validation_detail(exc))
+    if isinstance(exc, NotVisibleError):
+        return exceptions.NotFound()  # the very answer a missing object gets
+    if isinstance(exc, AccessDeniedError):
+        return exceptions.PermissionDenied(str(exc))
     if isinstance(exc, VersionMismatchError):
         return Conflict(str(exc), extra={"current_version": exc.current})
     if isinstance(exc, ConflictError):
@@ -165,15 +172,10 @@ class VaultAPIView(GenericViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     schema = VaultAutoSchema()
     lookup_value_regex = "[^/]+"
-    #: action → permission codenames (people). Missing action: refused.
+    #: action → permission codenames in ``secretvault``, asked of ``secretvault.access`` for
+    #: tokens and people alike. Missing action: refused.
     required_permissions: dict[str, list[str]] = {}
-    #: action → READ / WRITE (service tokens). Missing action: refused with 403.
-    token_policy: dict[str, str] = {}
     workspace_url_kwarg = "ws"
-
-    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
 
     def handle_exception(self, exc: Exception) -> Response:
         translated = translate_exception(exc)
@@ -185,8 +187,23 @@ class VaultAPIView(GenericViewSet):
     def actor(self) -> Actor:
         return Actor.from_request(self.request)
 
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_names(request.query_params)  # ?env= and friends: 400, never "none"
+        # An action outside the table (a method the route lacks, OPTIONS): 405 from the handler.
+        if (
+            self.workspace_url_kwarg in self.kwargs
+            and getattr(self, "action", None) in self.required_permissions
+        ):
+            self.get_workspace()  # 404 / 403 before anything else is read
+
     def get_workspace(self) -> Workspace:
-        """The workspace the URL names: 404 if the slug is invalid, unknown, or not the token's."""
+        """The workspace the URL names, reached by the requester for this action.
+
+        404 if the slug is invalid or unknown, or the workspace is out of reach (another
+        token's; for a person, no global permission and no membership): the same answer.
+        403 when it is reached but the action's ``required_permissions`` are not held.
+        """
         cached = getattr(self, "_workspace", None)
         if cached is not None:
             return cached
@@ -195,16 +212,25 @@ class VaultAPIView(GenericViewSet):
             raise exceptions.NotFound()
         token = request_token(self.request)
         if token is not None:
-            if token.workspace.slug != slug:
-                raise exceptions.NotFound()
-            workspace = token.workspace
+            workspace = token.workspace if token.workspace.slug == slug else None
         else:
             workspace = Workspace.objects.filter(slug=slug).first()
-            if workspace is None:
-                raise exceptions.NotFound()
-        self.check_object_permissions(self.request, workspace)
+        if workspace is None:
+            raise exceptions.NotFound()
+        principal = request_principal(self.request)
+        if not principal.reaches(workspace):
+            raise exceptions.NotFound()
+        codenames = self.required_permissions.get(getattr(self, "action", None) or "")
+        if codenames is None:
+            raise exceptions.PermissionDenied()
+        principal.require(workspace, *codenames)
         self._workspace = workspace
         return workspace
+
+    @property
+    def reach(self) -> Reach:
+        """The requester's reach in the URL's workspace (``secretvault.access``), built on first use."""
+        return request_principal(self.request).reach(self.get_workspace())
 
     def paginated(self, queryset: QuerySet, serializer_class: Any, **context: Any) -> Response:
         page = self.paginate_queryset(queryset)
@@ -265,14 +291,11 @@ class WorkspaceViewSet(VaultAPIView):
         "stats": ["view_secret"],
         "load": ["view_secret", "reveal_secret"],
     }
-    token_policy = {"list": READ, "retrieve": READ, "stats": READ, "load": READ}
 
     def get_queryset(self) -> QuerySet[Workspace]:
-        qs = Workspace.objects.order_by("slug")
-        token = request_token(self.request)
-        if token is not None:
-            qs = qs.filter(pk=token.workspace_id)
-        return qs
+        """The workspaces the requester may view: all, a token's own, or a person's memberships."""
+        principal = request_principal(self.request)
+        return principal.filter_workspaces(Workspace.objects.order_by("slug"), "view_workspace")
 
     @document(
         summary="List the workspaces",
@@ -280,6 +303,8 @@ class WorkspaceViewSet(VaultAPIView):
         responses=responses(WorkspaceSerializer(many=True), 400, 404),
     )
     def list(self, request: Any) -> Response:
+        if request_principal(request).workspace_ids("view_workspace") == set():
+            raise exceptions.PermissionDenied()
         return self.paginated(self.get_queryset(), WorkspaceSerializer)
 
     @document(
@@ -288,6 +313,7 @@ class WorkspaceViewSet(VaultAPIView):
         responses=responses(WorkspaceSerializer, 400, 413, 409, 503, status=201),
     )
     def create(self, request: Any) -> Response:
+        request_principal(request).require_global("add_workspace")
         data = self.validated(WorkspaceCreateSerializer)
         workspace = services.create_workspace(slug=data["slug"], name=data["name"], actor=self.actor())
         return Response(WorkspaceSerializer(workspace).data, status=status.HTTP_201_CREATED)
@@ -305,11 +331,7 @@ class WorkspaceViewSet(VaultAPIView):
     @action(detail=True, methods=["get"])
     def stats(self, request: Any, ws: str) -> Response:
         workspace = self.get_workspace()
-        access = token_access(request)
-        if access is None:
-            counts = services.stats(workspace)
-        else:
-            counts = access.filter_secrets(Secret.objects.filter(workspace=workspace)).counts()
+        counts = self.reach.filter_secrets(Secret.objects.filter(workspace=workspace)).counts()
         return Response({"workspace": workspace.slug, **counts})
 
     @document(
@@ -334,8 +356,10 @@ class WorkspaceViewSet(VaultAPIView):
             ),
             OpenApiParameter(
                 "scope",
-                str,
+                api_schema.SCOPE_LIST,
                 OpenApiParameter.QUERY,
+                style="form",
+                explode=False,
                 description="Scope tag(s), comma-separated: secrets tagged with any of them, "
                 "and unscoped ones.",
             ),
@@ -362,27 +386,23 @@ class WorkspaceViewSet(VaultAPIView):
         workspace = self.get_workspace()
         env = _query_env(request)
         scope = _query_scope(request)
-        access = token_access(request)
+        principal = request_principal(request)
         now = timezone.now()
         # One query answers the revalidation: revision, expiry, env existence, the token's envs.
-        state = services.load_state(
-            workspace, env=env, token=None if access is None else access.token, now=now
-        )
-        if access is not None:
-            access.__dict__.setdefault("env_slugs", state.token_env_slugs)  # its cached_property, pre-filled
-            if env is None:
-                env = access.default_env
-            elif access.env_restricted:
-                access.check_env(env)
-            elif not state.env_exists:
-                _no_such_env(workspace, env)
-            if access.scope:
-                if scope:
-                    access.check_scope(scope)
-                else:
-                    scope = sorted(access.scope)
-        elif env is not None and not state.env_exists:
+        state = services.load_state(workspace, env=env, token=principal.token, now=now)
+        principal.know_token_envs(state.token_env_slugs)
+        reach = self.reach
+        if env is None:
+            env = reach.default_env("reveal_secret")
+        elif reach.env_restricted("reveal_secret"):
+            reach.check_env(env, "reveal_secret")
+        elif not state.env_exists:
             _no_such_env(workspace, env)
+        if reach.scope is not None:
+            if scope:
+                reach.check_scope(scope)
+            else:
+                scope = sorted(reach.scope)
 
         actor = self.actor()
         etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
@@ -459,14 +479,10 @@ class EnvironmentViewSet(VaultAPIView):
         "partial_update": ["change_environment"],
         "destroy": ["delete_environment"],
     }
-    token_policy = {"list": READ, "retrieve": READ}
 
     def get_queryset(self) -> QuerySet[Environment]:
         qs = Environment.objects.filter(workspace=self.get_workspace()).order_by("slug")
-        access = token_access(self.request)
-        if access is not None:
-            qs = access.filter_environments(qs)
-        return qs
+        return self.reach.filter_environments(qs)
 
     def get_object(self) -> Environment:
         workspace = self.get_workspace()
@@ -474,9 +490,9 @@ class EnvironmentViewSet(VaultAPIView):
         if not _matches(validate_slug, slug):
             raise exceptions.NotFound()
         env = Environment.objects.filter(workspace=workspace, slug=slug).select_related("workspace").first()
-        if env is None:
+        codename = self.required_permissions[self.action][0]
+        if env is None or not self.reach.sees_environment(env.slug, codename):
             raise exceptions.NotFound()
-        self.check_object_permissions(self.request, env)
         return env
 
     def list(self, request: Any, ws: str) -> Response:
@@ -580,28 +596,12 @@ class SecretViewSet(VaultAPIView):
         "revoke": ["change_secret"],
         "restore": ["change_secret"],
     }
-    token_policy = {
-        "list": READ,
-        "retrieve": READ,
-        "versions": READ,
-        "reveal": READ,
-        "create": WRITE,
-        "update": WRITE,
-        "partial_update": WRITE,
-        "destroy": WRITE,
-        "rollback": WRITE,
-        "revoke": WRITE,
-        "restore": WRITE,
-    }
 
     def get_queryset(self) -> QuerySet[Secret]:
         qs = (
             Secret.objects.filter(workspace=self.get_workspace()).select_related("workspace").with_env_slugs()
         )
-        access = token_access(self.request)
-        if access is not None:
-            qs = access.filter_secrets(qs)
-        return qs.order_by("key", "created_at", "pk")
+        return self.reach.filter_secrets(qs).order_by("key", "created_at", "pk")
 
     def get_object(self) -> Secret:
         """The secret a ``{key}`` route names (services.find_secret), checked against the requester."""
@@ -610,31 +610,21 @@ class SecretViewSet(VaultAPIView):
         if not _matches(validate_key, key):
             raise exceptions.NotFound()
         env = _query_env(self.request)
-        access = token_access(self.request)
+        reach = self.reach
         if env is not None:
-            if access is not None and access.env_restricted:
-                access.check_env(env)
+            if reach.env_restricted():
+                reach.check_env(env)
             else:
                 _check_env_exists(workspace, env)
-        elif access is not None:
-            env = access.default_env
+        else:
+            env = reach.default_env()
         try:
-            secret = services.find_secret(workspace, key, env)
-        except AmbiguousSecretError:
-            if access is None:
-                raise
-            # Ambiguous among all secrets; the token may see only one of them.
-            visible = list(access.filter_secrets(Secret.objects.filter(workspace=workspace, key=key))[:2])
-            if len(visible) != 1:
-                if visible:
-                    raise
-                raise exceptions.NotFound() from None
-            secret = visible[0]
-            secret.workspace = workspace
+            # Among the secrets the requester sees: an invisible one changes no answer.
+            secret = services.find_secret(workspace, key, env, actor=self.actor())
         except Secret.DoesNotExist:
             raise exceptions.NotFound() from None
         prefetch_related_objects([secret], _envs_prefetch())
-        self.check_object_permissions(self.request, secret)
+        reach.check_secret(secret, *self.required_permissions[self.action])
         return secret
 
     def serialize(self, secret: Secret) -> dict[str, Any]:
@@ -650,9 +640,6 @@ class SecretViewSet(VaultAPIView):
     def create(self, request: Any, ws: str) -> Response:
         workspace = self.get_workspace()
         data = self.validated(SecretCreateSerializer)
-        access = token_access(request)
-        if access is not None:
-            access.check_write(data["envs"], data["scope"])
         secret = services.create_secret(workspace, **data, actor=self.actor())
         return Response(self.serialize(secret), status=status.HTTP_201_CREATED)
 
@@ -669,9 +656,6 @@ class SecretViewSet(VaultAPIView):
                 {"key": ["The key of a secret cannot change; create a new secret instead."]}
             )
         expected_version = data.pop("expected_version", None)
-        access = token_access(request)
-        if access is not None:
-            access.check_write(data.get("envs", secret.env_slugs()), data.get("scope", secret.scope))
         services.update_secret(secret, **data, expected_version=expected_version, actor=self.actor())
         return Response(self.serialize(secret))
 
@@ -694,7 +678,7 @@ class SecretViewSet(VaultAPIView):
     @sensitive_variables()
     def reveal(self, request: Any, ws: str, key: str) -> Response:
         secret = self.get_object()
-        if request_token(request) is not None and not secret.is_active():
+        if self.reach.token is not None and not secret.is_active():
             raise exceptions.PermissionDenied("This secret is revoked or expired; it is not served.")
         value = services.reveal(secret, actor=self.actor())
         data = self.serialize(secret)
@@ -800,7 +784,6 @@ class ServiceTokenViewSet(VaultAPIView):
         "create": ["add_servicetoken"],
         "revoke": ["revoke_servicetoken"],
     }
-    token_policy: dict[str, str] = {}
 
     def get_queryset(self) -> QuerySet[ServiceToken]:
         return (
@@ -816,7 +799,6 @@ class ServiceTokenViewSet(VaultAPIView):
         token = self.get_queryset().filter(token_id=token_id).first()
         if token is None:
             raise exceptions.NotFound()
-        self.check_object_permissions(self.request, token)
         return token
 
     def list(self, request: Any, ws: str) -> Response:
@@ -868,7 +850,6 @@ class AuditEventViewSet(VaultAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditEventFilterSet
     required_permissions = {"list": ["view_auditevent"]}
-    token_policy: dict[str, str] = {}
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.filter(workspace=self.get_workspace()).order_by("-created_at", "-sequence")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import CommandError
+from django.utils.translation import ngettext
 
 from secretvault.audit import verify_chain
 
@@ -28,6 +29,13 @@ def handle_verify(session: Session, options: Options) -> None:
             session.stdout.write(f"BROKEN: {problem}")
         raise CommandError(
             f"the audit chain of workspace {workspace.slug!r} is broken "
-            f"({len(report.problems)} problem(s) in {report.checked} events)."
+            f"({_count(len(report.problems), 'problem', 'problems')} in "
+            f"{_count(report.checked, 'event', 'events')})."
         )
-    session.stdout.write(f"Audit chain of {workspace.slug} verified: {report.checked} events intact.")
+    intact = ngettext("%(count)d event intact", "%(count)d events intact", report.checked)
+    session.stdout.write(f"Audit chain of {workspace.slug} verified: {intact % {'count': report.checked}}.")
+
+
+def _count(count: int, singular: str, plural: str) -> str:
+    """``"1 event"``, ``"2 events"`` (through ``ngettext``, so languages with other rules can follow)."""
+    return f"{count} {ngettext(singular, plural, count)}"

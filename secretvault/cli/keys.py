@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from secretvault import crypto, services
+from secretvault import bulk, crypto
+from secretvault.errors import MasterKeyError
 
 from .parsing import Subcommands
 from .session import Options, Session
@@ -31,10 +32,21 @@ def register(commands: Subcommands) -> None:
 
 
 def handle_generate_key(session: Session, options: Options) -> None:
-    session.info(
-        "Put this key first in SECRETVAULT['MASTER_KEYS'] (SECRETVAULT_MASTER_KEYS), keep the "
-        "old keys after it, then run 'rotate-master-key'. Store it safely: without it nothing decrypts."
-    )
+    """Print a new master key; the hint on stderr fits a first install or a rotation."""
+    try:
+        crypto.get_keyring()
+    except MasterKeyError:  # none configured yet (or unreadable): a first install
+        session.info(
+            "Your first master key. Set SECRETVAULT_MASTER_KEYS to it (or put it in "
+            "SECRETVAULT['MASTER_KEYS']), then run 'manage.py check' and 'manage.py migrate'. "
+            "Store a copy safely: without it nothing can be decrypted."
+        )
+    else:
+        session.info(
+            "A new master key for a rotation: put it first in SECRETVAULT['MASTER_KEYS'] "
+            "(SECRETVAULT_MASTER_KEYS), keep the old keys after it, then run 'rotate-master-key'. "
+            "Store a copy safely: without it nothing can be decrypted."
+        )
     session.stdout.write(crypto.generate_master_key())
 
 
@@ -44,7 +56,7 @@ def handle_rotate_master_key(session: Session, options: Options) -> None:
     def progress(done: int, total: int) -> None:
         session.info(f"rotate-master-key: {done}/{total} workspaces")
 
-    count = services.rotate_master_key(
+    count = bulk.rotate_master_key(
         actor=session.actor(options), progress=progress, dry_run=options["dry_run"]
     )
     verb = "Would re-wrap" if options["dry_run"] else "Re-wrapped"
@@ -57,7 +69,7 @@ def handle_rotate_data_key(session: Session, options: Options) -> None:
     def progress(done: int, total: int) -> None:
         session.info(f"rotate-data-key: {done}/{total} versions")
 
-    count = services.rotate_data_key(
+    count = bulk.rotate_data_key(
         workspace, actor=session.actor(options), progress=progress, dry_run=options["dry_run"]
     )
     if options["dry_run"]:

@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "workspaces",  # workspace create|list, env create|list
     "secrets",  # set, list, get, reveal, history, rollback, revoke, restore, delete, stats
     "tokens",  # token create|list|revoke
+    "members",  # member add|list|remove
     "transfer",  # export, import
     "run",  # run
     "keys",  # generate-key, rotate-master-key, rotate-data-key

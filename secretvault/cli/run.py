@@ -29,6 +29,7 @@ from collections.abc import Mapping
 
 from django.core.management.base import CommandError
 from django.db import connections
+from django.utils.translation import ngettext
 
 from secretvault import services
 from secretvault.audit import Actor
@@ -79,18 +80,22 @@ def handle_run(session: Session, options: Options) -> None:
     def child_environ(values: Mapping[str, str]) -> dict[str, str]:
         made = childenv.child_environment(values, base, prefix=prefix, allow=options["allow_name"])
         if session.verbosity >= 2:
-            session.info(f"run: {len(made.injected)} variables from secretvault.")
+            count = len(made.injected)
+            variables = ngettext("%d variable", "%d variables", count) % count
+            session.info(f"run: {variables} from secretvault.")
             if made.kept:
                 session.info(f"run: already set, kept: {', '.join(made.kept)}")
         if made.refused:
             session.stderr.write(f"secretvault: warning: {childenv.refusal_message(made.refused)}")
         return made.environ
 
-    def validator() -> str:
-        # The cheap validator first (one query, as a 304 would), read before the secrets.
-        return services.load_etag(workspace, services.load_state(workspace, env=env), env=env, scope=scope)
+    def current_etag() -> str:
+        # The API's validator (SPEC §10), one query: read before the secrets, so a write in
+        # between costs a spare check, never a missed change.
+        state = services.load_state(workspace, env=env)
+        return services.load_etag(workspace, state, env=env, scope=scope)
 
-    etag = validator()
+    etag = current_etag()
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
     fingerprint = services.resolved_fingerprint(resolved)
     environment = child_environ(_decrypt_and_record(workspace, resolved, env, actor))
@@ -98,7 +103,7 @@ def handle_run(session: Session, options: Options) -> None:
     def next_environ() -> dict[str, str] | None:
         nonlocal etag, fingerprint
         try:
-            latest_etag = validator()
+            latest_etag = current_etag()
             if latest_etag == etag:
                 return None
             latest = Secret.objects.resolve(workspace, env=env, scope=scope)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils.translation import ngettext
 
 from secretvault import services
 from secretvault.models import Secret, TokenType
@@ -270,7 +271,12 @@ def handle_delete(session: Session, options: Options) -> None:
     label = secret_label(secret)
     if not options["yes"]:
         count = secret.versions.count()
-        session.confirm(f"Delete secret {secret.key} and all {count} versions? [y/N] ")
+        question = ngettext(
+            "Delete secret %(key)s and its %(count)d version? [y/N] ",
+            "Delete secret %(key)s and all %(count)d versions? [y/N] ",
+            count,
+        )
+        session.confirm(question % {"key": secret.key, "count": count})
     services.delete_secret(secret, actor=actor)
     session.stdout.write(f"Deleted {label}.")
 

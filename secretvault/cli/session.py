@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, OutputWrapper
 
-from secretvault import services
+from secretvault import access, services
 from secretvault.audit import Actor
 from secretvault.durations import ExpiryError, parse_expiry
 from secretvault.errors import AmbiguousSecretError
@@ -85,18 +85,25 @@ class Session:
     # ------------------------------------------------------------------ lookups
 
     def workspace(self, options: Options) -> Workspace:
-        """The workspace ``-w/--workspace`` names."""
+        """The workspace ``-w/--workspace`` names, if ``--actor`` (when given) reaches it.
+
+        A workspace out of the actor's reach (``secretvault.access``) gets the very
+        message of an unknown one.
+        """
         slug = options["workspace"]
-        try:
-            return Workspace.objects.get(slug=slug)
-        except Workspace.DoesNotExist:
-            raise CommandError(f"unknown workspace {slug!r}.") from None
+        workspace = Workspace.objects.filter(slug=slug).first()
+        if workspace is None or not access.principal_for_actor(self.actor(options)).reaches(workspace):
+            raise CommandError(f"unknown workspace {slug!r}.")
+        return workspace
 
     def actor(self, options: Options) -> Actor:
-        """The active user ``--actor`` names, or the system (no ``--actor``)."""
+        """The active user ``--actor`` names, or the system (no ``--actor``); looked up once."""
         username = options.get("actor")
         if not username:
             return Actor()
+        cached = options.get("_actor")
+        if isinstance(cached, Actor):
+            return cached
         user_model = get_user_model()
         try:
             user = user_model._default_manager.get(**{user_model.USERNAME_FIELD: username})
@@ -104,7 +111,8 @@ class Session:
             raise CommandError(f"--actor: unknown user {username!r}.") from None
         if not user.is_active:
             raise CommandError(f"--actor: user {username!r} is inactive.")
-        return Actor(user=user)
+        options["_actor"] = Actor(user=user)
+        return options["_actor"]
 
     def check_envs(self, workspace: Workspace, slugs: Iterable[str | None]) -> list[str]:
         """The given environment slugs, sorted and unique; raises if one does not exist."""
@@ -117,7 +125,7 @@ class Session:
         key, env = options["key"], options.get("env")
         self.check_envs(workspace, [env])
         try:
-            secret = services.find_secret(workspace, key, env)
+            secret = services.find_secret(workspace, key, env, actor=self.actor(options))
         except Secret.DoesNotExist:
             where = f" serving environment {env!r}" if env else ""
             raise CommandError(f"no secret {key!r}{where} in workspace {workspace.slug!r}.") from None

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import ngettext
 
 from secretvault import bulk, dotenv, services
 from secretvault.validators import validate_key, validate_value
@@ -51,11 +52,23 @@ def resolved(session: Session, options: Options) -> dict[str, str]:
 
 
 def handle_export(session: Session, options: Options) -> None:
+    """Print the values as JSON or dotenv (``secretvault.dotenv``'s writer).
+
+    A dotenv export that a value cannot be written in is refused as a whole, naming
+    the keys; keys some reader will not read back exactly are named on stderr.
+    """
     values = resolved(session, options)
     if options["format"] == "json":
         session.stdout.write(json.dumps(values, indent=2, ensure_ascii=False))
-    else:
-        session.stdout.write(dotenv.serialize(values), ending="")
+        return
+    try:
+        text = dotenv.serialize(values)
+    except dotenv.UnrepresentableValueError as exc:
+        raise CommandError(str(exc)) from None
+    notice = dotenv.reader_notice(values)
+    if notice:
+        session.info(f"secretvault: notice: {notice}")
+    session.stdout.write(text, ending="")
 
 
 def handle_import(session: Session, options: Options) -> None:
@@ -74,8 +87,9 @@ def handle_import(session: Session, options: Options) -> None:
 
     where = f"{workspace.slug}" + (f" (env {options['env']})" if options["env"] else " (global)")
     verb = "Would import" if options["dry_run"] else "Imported"
+    secrets = ngettext("%(count)d secret", "%(count)d secrets", len(values)) % {"count": len(values)}
     session.stdout.write(
-        f"{verb} {len(values)} secrets into {where}: "
+        f"{verb} {secrets} into {where}: "
         f"{len(created)} created, {len(updated)} updated, {len(unchanged)} unchanged."
     )
     for label, keys in (("created", created), ("updated", updated), ("unchanged", unchanged)):
@@ -109,17 +123,19 @@ def parse_import(session: Session, options: Options) -> dict[str, str]:
 
     problems: list[str] = []
     values: dict[str, str] = {}
+    first_seen: dict[str, str] = {}
+    # Messages name where an entry is, never its text: a malformed key may be a secret.
     for key, value, where in pairs:
-        shown = key if len(key) <= 60 else key[:57] + "..."
-        if key in values:
-            problems.append(f"{shown} ({where}): given twice")
+        if key in first_seen:
+            problems.append(f"{where}: the same key as {first_seen[key]}")
             continue
+        first_seen[key] = where
         values[key] = value
-        for check in (validate_key, validate_value):
+        for check, subject in ((validate_key, key), (validate_value, value)):
             try:
-                check(key if check is validate_key else value)
+                check(subject)
             except ValidationError as exc:
-                problems.append(f"{shown} ({where}): {' '.join(exc.messages)}")
+                problems.append(f"{where}: {' '.join(exc.messages)}")
     if problems:
         raise CommandError(f"{name}: nothing imported: " + "; ".join(problems))
     return values
@@ -130,7 +146,11 @@ class _JSONObject(list[tuple[str, Any]]):
 
 
 def json_pairs(text: str, name: str) -> list[tuple[str, str, str]]:
-    """``(key, value, where)`` from ``{"KEY": "value"}`` or the API's ``{"secrets": {...}}``."""
+    """``(key, value, where)`` from ``{"KEY": "value"}`` or the API's ``{"secrets": {...}}``.
+
+    ``where`` is ``entry N``, the entry's 1-based position in its object (the json
+    module gives no line numbers for keys); messages never quote a key.
+    """
     try:
         data = json.loads(text, object_pairs_hook=_JSONObject)
     except json.JSONDecodeError as exc:
@@ -144,11 +164,12 @@ def json_pairs(text: str, name: str) -> list[tuple[str, str, str]]:
         data = nested[0]
     pairs: list[tuple[str, str, str]] = []
     problems: list[str] = []
-    for key, value in data:
+    for position, (key, value) in enumerate(data, start=1):
+        where = f"entry {position}"
         if not isinstance(value, str):
-            problems.append(f"{key}: the value must be a string")
+            problems.append(f"{where}: the value must be a string")
             continue
-        pairs.append((key, value, "JSON"))
+        pairs.append((key, value, where))
     if problems:
         raise CommandError(f"{name}: nothing imported: " + "; ".join(problems))
     return pairs

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from secretvault.api import urls as api_urls
 from secretvault.api.parameters import MAX_LIST_ITEMS, NAMING_PARAMETERS
-from secretvault.models import AuditEvent, Environment, Secret, SecretVersion, ServiceToken
+from secretvault.models import AuditEvent, Environment, Secret, SecretVersion, ServiceToken, WorkspaceMember
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,11 @@ ROUTES = {
     "token-detail": ({"ws": "acme", "token_id": "TOKEN"}, {"get": None}),
     "token-revoke": ({"ws": "acme", "token_id": "TOKEN"}, {"post": None}),
     "audit-list": ({"ws": "acme"}, {"get": None}),
+    "member-list": ({"ws": "acme"}, {"get": None, "post": {"user": "someone", "role": "viewer"}}),
+    "member-detail": (
+        {"ws": "acme", "member_id": "MEMBER"},
+        {"get": None, "patch": {"role": "editor"}, "delete": None},
+    ),
 }
 
 
@@ -46,6 +51,7 @@ def _state() -> tuple:
         sorted(Environment.objects.values_list("slug", "name")),
         sorted(ServiceToken.objects.values_list("token_id", "revoked_at")),
         AuditEvent.objects.exclude(action__startswith="auth.").count(),
+        sorted(WorkspaceMember.objects.values_list("role", flat=True)),
     )
 
 
@@ -55,13 +61,20 @@ def test_the_walk_covers_every_route():
 
 
 @pytest.mark.parametrize("parameter", NAMING_PARAMETERS)
-def test_empty_name_parameters_are_400_on_every_route(su, workspace, dev, make_secret, make_token, parameter):
+def test_empty_name_parameters_are_400_on_every_route(
+    su, workspace, dev, make_secret, make_token, django_user_model, parameter
+):
+    from secretvault import members
+
     make_secret("API_KEY", "global-value")
     make_secret("API_KEY", "dev-value", envs=["dev"])
     token, _raw = make_token()
+    someone = django_user_model.objects.create_user("someone", password="pw")
+    member = members.add_member(workspace, user=someone, role="viewer")
+    placeholders = {"TOKEN": token.token_id, "MEMBER": str(member.pk)}
     before = _state()
     for name, (kwargs, methods) in ROUTES.items():
-        kwargs = {k: token.token_id if v == "TOKEN" else v for k, v in kwargs.items()}
+        kwargs = {k: placeholders.get(v, v) for k, v in kwargs.items()}
         url = reverse(f"secretvault-api:{name}", kwargs=kwargs)
         for method, body in methods.items():
             for query in (f"{parameter}=", f"{parameter}=%20", f"{parameter}=&page=1"):

@@ -315,6 +315,36 @@ def test_every_list_refuses_a_bad_page_size(su, workspace, url):
     assert su.get(f"{API}/workspaces/{url}", {"page_size": "500"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("secrets/", "state"),
+        ("secrets/", "token_type"),
+        ("secrets/", "ordering"),
+        ("secrets/", "expiring_within"),
+        ("secrets/", "search"),
+        ("tokens/", "state"),
+        ("tokens/", "search"),
+        ("audit/", "since"),
+        ("audit/", "until"),
+    ],
+)
+def test_an_empty_filter_is_refused_as_documented(openapi, su, workspace, url, name):
+    operation = openapi["paths"][f"{API}/workspaces/{{ws}}/{url}"]["get"]
+    schema = {x["name"]: x["schema"] for x in operation["parameters"]}[name]
+    # The document admits no empty value: an enum, a minimum length or count, or a number.
+    assert (
+        "enum" in schema
+        or schema.get("minLength") == 1
+        or schema.get("minItems") == 1
+        or "anyOf" in schema
+        or schema.get("type") == "integer"
+    ), schema
+    response = su.get(f"{API}/workspaces/acme/{url}?{name}=")
+    assert response.status_code == 400, response.content
+    assert name in response.json()
+
+
 def test_expiring_within_minimum(openapi, su, workspace):
     secrets = openapi["paths"][f"{API}/workspaces/{{ws}}/secrets/"]["get"]
     schema = {x["name"]: x["schema"] for x in secrets["parameters"]}["expiring_within"]

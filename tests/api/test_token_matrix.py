@@ -92,10 +92,11 @@ def test_matrix(vault, token_client, kind, can_write):
         (["prd"], [], [], [], 403),  # global: beyond prd
         (["prd"], [], ["dev"], [], 403),
         (["prd"], [], ["dev", "prd"], [], 403),
-        ([], ["web"], [], ["web"], 201),
+        # Limited to scope tags: creates nothing (issue #10 finding 3, secretvault.access).
+        ([], ["web"], [], ["web"], 403),
         ([], ["web"], [], [], 403),  # unscoped: beyond web
         ([], ["web"], [], ["worker"], 403),
-        (["prd"], ["web"], ["prd"], ["web"], 201),
+        (["prd"], ["web"], ["prd"], ["web"], 403),
         (["prd"], ["web"], ["prd"], [], 403),
     ],
 )

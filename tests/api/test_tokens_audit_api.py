@@ -104,7 +104,7 @@ def test_token_permissions_of_people(workspace, make_token, person):
     assert viewer.get(TOKENS).status_code == 200
     assert viewer.post(TOKENS, {"name": "x"}).status_code == 403
     assert viewer.post(ws_url("acme", "tokens", token.token_id, "revoke")).status_code == 403
-    _user, adder = person("add_servicetoken")
+    _user, adder = person("add_servicetoken", "view_secret", "reveal_secret")
     assert adder.post(TOKENS, {"name": "x"}).status_code == 201
     assert adder.get(TOKENS).status_code == 403
     _user, revoker = person("revoke_servicetoken")

@@ -41,7 +41,8 @@ def test_workspace_representation_holds_no_key_material(su, workspace):
 def test_workspace_permissions(workspace, person):
     _user, nobody = person()
     assert nobody.get(WORKSPACES).status_code == 403
-    assert nobody.get(ws_url("acme")).status_code == 403
+    # No permission and no membership: the workspace does not exist for them (SPEC §9).
+    assert nobody.get(ws_url("acme")).status_code == 404
     _user, viewer = person("view_workspace")
     assert viewer.get(WORKSPACES).json()["count"] == 1
     assert viewer.get(ws_url("acme")).status_code == 200
@@ -118,7 +119,7 @@ def test_secret_permissions_of_people(workspace, make_secret, person):
     key = ws_url("acme", "secrets", "API_KEY")
     _user, nobody = person()
     for method, url in (("get", secrets), ("get", key), ("get", key + "versions/")):
-        assert getattr(nobody, method)(url).status_code == 403
+        assert getattr(nobody, method)(url).status_code == 404  # out of reach: as if missing
     _user, viewer = person("view_secret")
     assert viewer.get(secrets).status_code == 200
     assert viewer.get(key).status_code == 200

@@ -19,16 +19,18 @@ FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 #: of it, as an ordinary program would). Optional argv[2:] names variables to record at start.
 CHILD = r"""
 import os, signal, sys, time
-log = open(sys.argv[1], "a", buffering=1)
+# os.write on an O_APPEND descriptor: one atomic write per line, and no buffered-writer lock
+# that a signal handler could re-enter.
+log = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 def record(signum, frame):
-    log.write(signal.Signals(signum).name + "\n")
+    os.write(log, (signal.Signals(signum).name + "\n").encode())
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
     signal.signal(getattr(signal, name), record)
 for name in sys.argv[2:]:
-    log.write(f"{name}={os.environ.get(name)!r}\n")
-log.write(f"ready {os.getpid()}\n")
+    os.write(log, f"{name}={os.environ.get(name)!r}\n".encode())
+os.write(log, f"ready {os.getpid()}\n".encode())
 while True:
     time.sleep(0.05)
 """

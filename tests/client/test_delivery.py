@@ -12,6 +12,7 @@ from secretvault import services
 from secretvault.models import Secret
 from secretvault_client import (
     AuthenticationError,
+    ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
     SecretVaultClient,
@@ -255,3 +256,19 @@ def test_check_and_set_on_a_missing_secret_is_a_conflict_not_a_create(vault: Vau
     with pytest.raises(ConflictError, match="leave expected_version out"):
         client.set("NEVER_SET", "1", expected_version=1)
     assert not Secret.objects.filter(key="NEVER_SET").exists()
+
+
+# -- a mistyped token, in the client's words (#11.8) -------------------------------------------
+
+
+def test_a_mistyped_or_truncated_token_is_caught_before_any_request(vault: Vault) -> None:
+    raw = vault.read_token
+    position = raw.rindex("_") + 5
+    mistyped = raw[:position] + ("A" if raw[position] != "A" else "B") + raw[position + 1 :]
+    for broken in (mistyped, raw[:-1]):
+        with pytest.raises(
+            ConfigurationError, match="not a valid service token: mistyped or truncated"
+        ) as caught:
+            vault.client(token=broken)
+        assert broken not in str(caught.value) and raw not in str(caught.value)
+    assert dict(vault.client().load())  # the real one passes the check and works

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import RequestFactory, override_settings
 from django.views.debug import ExceptionReporter
 
-from secretvault import services
+from secretvault import bulk, services
 from secretvault.audit import Actor
 from secretvault.models import Secret
 from tests.settings import TEST_MASTER_KEY, TEST_MASTER_KEY_2
@@ -48,8 +48,8 @@ def full_workflow(workspace, prd, superuser) -> list[str]:
     services.revoke_token(token, actor=actor)
     _, raw2 = services.create_token(workspace, name="live", can_write=True, actor=actor)
     with override_settings(SECRETVAULT={"MASTER_KEYS": [TEST_MASTER_KEY_2, TEST_MASTER_KEY]}):
-        services.rotate_master_key(actor=actor)
-        services.rotate_data_key(workspace, actor=actor)
+        bulk.rotate_master_key(actor=actor)
+        bulk.rotate_data_key(workspace, actor=actor)
         assert services.load(workspace, env="prd")["A"] == VALUES[1]
     sensitive = list(VALUES) + ["temporary"]
     for token_text in (raw, raw2):

@@ -149,7 +149,7 @@ def _drive_admin(client: Client, workspace: Workspace, secret: Secret) -> list[s
 
 def _drive_api(workspace: Workspace, superuser: Any) -> list[str]:
     """Reveal, load, write and mint a token through the API. Returns the raw tokens."""
-    person = APIClient()
+    person = APIClient(HTTP_SEC_FETCH_SITE="same-origin")  # a session reads values same-origin only
     person.force_login(superuser)
     base = f"/api/v1/workspaces/{workspace.slug}"
     response = person.post(f"{base}/tokens/", {"name": "from-api", "can_write": True}, format="json")

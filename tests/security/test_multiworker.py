@@ -3,20 +3,25 @@
 Bounded in time. Afterwards: versions gap-free and equal in number to the
 acknowledged writes, no 5xx, every load a complete and well-formed map, a token
 revoked mid-run refused by every worker from its next request, and failed
-authentication throttled across workers through Redis.
+authentication throttled across workers through Redis without refusing a valid
+token (#10.4); wrong passwords on the API and the admin login counted, audited
+and locked per username and address across workers (#10.5).
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -66,6 +71,8 @@ class Server:
             "SECRET_KEY": "multiworker-test-" + os.urandom(8).hex(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
+            # Finding #10.5 is about passwords on the API: turn Basic on for this server.
+            "SECRETVAULT_API_BASIC_AUTH": "true",
         }
         self.process = subprocess.Popen(
             [
@@ -93,18 +100,31 @@ class Server:
         raise RuntimeError("gunicorn did not start")
 
     def request(
-        self, method: str, path: str, token: str, body: dict | None = None, source: str = "127.0.0.1"
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: dict | None = None,
+        source: str = "127.0.0.1",
+        headers: dict[str, str] | None = None,
+        form: str | None = None,
     ):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(source, 0))
         try:
-            headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+            sent = {"Connection": "close", **(headers or {})}
+            if token is not None:
+                sent["Authorization"] = f"Bearer {token}"
             payload = None
             if body is not None:
                 payload = json.dumps(body)
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=payload, headers=headers)
+                sent["Content-Type"] = "application/json"
+            elif form is not None:
+                payload = form
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+            conn.request(method, path, body=payload, headers=sent)
             response = conn.getresponse()
             data = response.read()
+            self.last_headers = response.getheaders()
             return response.status, data
         finally:
             conn.close()
@@ -239,5 +259,80 @@ def test_four_workers_sixteen_clients(server):
     seen = [server.request("GET", load_path, bogus, source="127.0.0.2")[0] for _ in range(30)]
     assert seen[:20] == [401] * 20
     assert set(seen[20:]) == {429}
+    # Finding #10.4: a valid token from the locked-out address is served by every worker.
+    assert [server.request("GET", load_path, reader_token, source="127.0.0.2")[0] for _ in range(8)] == [
+        200
+    ] * 8
     # Another address is not affected.
     assert server.request("GET", load_path, reader_token, source="127.0.0.3")[0] == 200
+
+
+def _fresh_hour_window(margin: float = 60.0) -> None:
+    """The password limit counts in fixed hours of the wall clock: do not straddle two."""
+    into = time.time() % 3600
+    if into > 3600 - margin:
+        time.sleep(3600.2 - into)
+
+
+def _basic(username: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+def _admin_login(server: Server, source: str, password: str) -> tuple[int, str]:
+    """One admin login (GET the form for its CSRF token, POST it): ``(status, Location)``."""
+    status, page = server.request("GET", "/admin/login/", None, source=source)
+    assert status == 200
+    cookie = next(value for name, value in server.last_headers if name.lower() == "set-cookie")
+    csrf_cookie = cookie.split(";")[0]
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": "mw-root", "password": password, "next": "/admin/"}
+    )
+    status, _ = server.request(
+        "POST", "/admin/login/", None, source=source, headers={"Cookie": csrf_cookie}, form=form
+    )
+    location = next((value for name, value in server.last_headers if name.lower() == "location"), "")
+    return status, location
+
+
+def test_password_guessing_is_limited_across_workers(server, django_user_model):
+    """Finding #10.5 across four workers: wrong passwords are counted through Redis, audited,
+    and lock the username from that address (the right password too); others are unaffected."""
+    from secretvault.models import AuditEvent
+
+    services.create_workspace(slug="pw")
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    # The example project checks passwords with Django's default hashers (the tests' MD5 is not one).
+    user = django_user_model.objects.create_superuser("mw-root", "root@example.com")
+    user.password = PBKDF2PasswordHasher().encode("right-password-1", "multiworkersalt", iterations=1000)
+    user.save(update_fields=["password"])
+    path = "/api/v1/workspaces/pw/secrets/"
+    _fresh_hour_window()
+    # API Basic: ten wrong passwords, spread over the workers (one connection each).
+    wrong = [
+        server.request("GET", path, None, source="127.0.0.5", headers=_basic("mw-root", f"guess-{n}"))[0]
+        for n in range(10)
+    ]
+    assert wrong == [401] * 10
+    right = _basic("mw-root", "right-password-1")
+    assert [server.request("GET", path, None, source="127.0.0.5", headers=right)[0] for _ in range(4)] == [
+        429
+    ] * 4
+    assert server.request("GET", path, None, source="127.0.0.6", headers=right)[0] == 200
+    # The admin login: ten wrong passwords, then the right one is refused too.
+    for n in range(10):
+        assert _admin_login(server, "127.0.0.7", f"guess-{n}") == (200, "")
+    assert _admin_login(server, "127.0.0.7", "right-password-1") == (200, "")
+    status, location = _admin_login(server, "127.0.0.8", "right-password-1")
+    assert status == 302 and location == "/admin/"
+    # Audited, never with a password.
+    events = AuditEvent.objects.filter(action="auth.failed", detail__username="mw-root")
+    reasons = sorted(event.detail["reason"] for event in events)
+    assert reasons == ["password"] * 20 + ["password_locked"]
+    assert {event.remote_addr for event in events} == {"127.0.0.5", "127.0.0.7"}
+    assert not [
+        event
+        for event in events
+        if "guess" in json.dumps(event.detail) or "right" in json.dumps(event.detail)
+    ]

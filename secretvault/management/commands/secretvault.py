@@ -10,6 +10,7 @@ line of ``token create``. See docs/cli.md.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -29,6 +30,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         registry.add_subcommands(parser)
 
+    def run_from_argv(self, argv: list[str]) -> None:
+        """``manage.py secretvault ...``; a reader that went away ends the command quietly.
+
+        ``reveal KEY | head -c0`` (or ``| true``) closes the pipe: the rest of the
+        output is dropped, nothing is printed (no traceback), and the exit status is 1.
+        """
+        try:
+            super().run_from_argv(argv)
+            sys.stdout.flush()  # inside the try: a small output meets the closed pipe here
+        except BrokenPipeError:
+            _drop_stdout()
+            sys.exit(1)
+
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
             return super().execute(*args, **options)
@@ -47,3 +61,12 @@ class Command(BaseCommand):
             input_stream=options.get("input_stream"),
         )
         registry.dispatch(session, options)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout
+        pass

@@ -1,0 +1,110 @@
+"""The admin's side of ``secretvault.access``: lists, filters, choices and permissions by reach.
+
+Django's admin asks ``user.has_perm(perm)`` without an object, which only global model
+permissions answer. ``ReachAdminMixin`` asks instead:
+
+* without an object, whether the user holds the codename in *some* workspace (a global
+  permission or a membership), so that members see the admin at all;
+* with an object, ``user.has_perm(perm, obj)`` -- answered by
+  ``secretvault.backends.WorkspacePermissionBackend`` from the same reach rule;
+* change lists (and so autocomplete, bulk actions and delete pages) hold only rows of
+  the workspaces and environments the user reaches; the workspace filter and the
+  ``workspace`` choices of add forms offer only those; environment choices only the
+  environments the user may write in (SPEC §9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_permission_codename
+from django.db import models
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from secretvault import access
+from secretvault.models import Workspace
+
+
+class ReachWorkspaceFilter(admin.RelatedFieldListFilter):
+    """The ``workspace`` list filter, offering only the workspaces the user reaches."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        workspaces = access.principal_for_user(request.user).filter_workspaces(
+            Workspace.objects.order_by("slug")
+        )
+        return [(workspace.pk, str(workspace)) for workspace in workspaces]
+
+
+class ReachAdminMixin:
+    """Permissions, querysets and choices of a secretvault ``ModelAdmin`` from the reach rule."""
+
+    #: The codename whose environments bound the ``environments`` choices of the forms.
+    environments_codename: dict[str, str] = {}
+
+    opts: Any
+
+    def principal(self, request: HttpRequest) -> access.Principal:
+        return access.principal_for_user(request.user)
+
+    def codename(self, action: str) -> str:
+        return get_permission_codename(action, self.opts)
+
+    def holds(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
+        """``action`` on ``obj``, or (without one) in at least one workspace."""
+        if obj is not None:
+            return request.user.has_perm(f"{self.opts.app_label}.{self.codename(action)}", obj)
+        return self.principal(request).workspace_ids(self.codename(action)) != set()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.holds(request, "view", obj) or self.holds(request, "change", obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.holds(request, "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.holds(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.holds(request, "delete", obj)
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return self.reach_queryset(request, super().get_queryset(request))  # type: ignore[misc]
+
+    def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
+        """Rows of the workspaces where the user may view (or change) this model."""
+        principal = self.principal(request)
+        seen = [principal.workspace_ids(self.codename(action)) for action in ("view", "change")]
+        if any(ids is None for ids in seen):
+            return qs
+        return qs.filter(workspace__in=set().union(*seen))  # type: ignore[arg-type]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = super().get_list_filter(request)  # type: ignore[misc]
+        return [("workspace", ReachWorkspaceFilter) if item == "workspace" else item for item in filters]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "workspace" and db_field.related_model is Workspace:
+            kwargs["queryset"] = self.principal(request).filter_workspaces(
+                Workspace.objects.order_by("slug"), self.codename("add")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        codename = self.environments_codename.get("change" if obj is not None else "add")
+        if codename is None or "environments" not in form_class.base_fields:
+            return form_class
+        principal = self.principal(request)
+        wanted: str = codename
+
+        class ReachForm(form_class):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                field = self.fields.get("environments")
+                if field is not None and getattr(field, "queryset", None) is not None:
+                    field.queryset = principal.filter_environments(field.queryset, wanted)
+
+        ReachForm.__name__ = form_class.__name__
+        return ReachForm

@@ -1,0 +1,1 @@
+"""schemathesis against a live server: ``python -m tests.fuzz`` (see ``__main__``)."""
