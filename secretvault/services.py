@@ -695,6 +695,18 @@ def load_state(
     )
 
 
+def resolved_fingerprint(resolved: Mapping[str, ResolvedSecret]) -> str:
+    """A digest of a resolved map's identities and versions: equal exactly when the map is.
+
+    Costs the resolve query; ``load_etag`` is the cheap validator that may change
+    without the map changing (any write of the workspace).
+    """
+    digest = hashlib.sha256()
+    for key, entry in resolved.items():
+        digest.update(b"%s\x00%s\x00%d\n" % (key.encode(), entry.id_bytes, entry.current_version))
+    return digest.hexdigest()[:32]
+
+
 def load_etag(
     workspace: Workspace,
     state: LoadState,

@@ -207,3 +207,40 @@ def test_watch_restarts_the_child_when_a_secret_changes(project: Project, tmp_pa
     # One audited load at the start and one for the change: the checks in between (every
     # 0.2 s) compared ETags, decrypted nothing and recorded nothing.
     assert audited_loads(project) == loads_before + 2
+
+
+def test_watch_leaves_the_child_alone_when_a_write_does_not_change_its_map(
+    project: Project, tmp_path: Path
+) -> None:
+    """A metadata-only write moves the workspace's ETag; the watcher then compares the map
+    itself, finds it unchanged, and does not restart the command."""
+    import time
+
+    log = tmp_path / "child.log"
+    argv = project.run_argv("--watch", "--interval", "0.2", command=child_command(log, "WORKERS"))
+    run = start_detached(argv, project.env)
+    try:
+        first = child_pid(wait_for_line(log, "ready ", timeout=60))
+        current = log.read_text().splitlines()[0].removeprefix("WORKERS='").removesuffix("'")
+        loads_before = audited_loads(project)
+        project.manage(
+            "secretvault",
+            "set",
+            "WORKERS",
+            current,
+            "-w",
+            "acme",
+            "--env",
+            "prd",
+            "--description",
+            "metadata only",
+        )
+        time.sleep(3)  # some fifteen polls (not a timing assertion: nothing may happen at all)
+        assert "SIGTERM" not in log.read_text()
+        assert not gone(first)
+        assert audited_loads(project) == loads_before  # compared, never decrypted
+        run.send_signal(signal.SIGTERM)
+        run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()

@@ -90,22 +90,28 @@ def handle_run(session: Session, options: Options) -> None:
         return made.environ
 
     def current_etag() -> str:
-        # The API's validator (SPEC §10): read before the secrets, so a write in between
-        # costs a spare restart, never a missed change.
+        # The API's validator (SPEC §10), one query: read before the secrets, so a write in
+        # between costs a spare check, never a missed change.
         state = services.load_state(workspace, env=env)
         return services.load_etag(workspace, state, env=env, scope=scope)
 
     etag = current_etag()
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
+    fingerprint = services.resolved_fingerprint(resolved)
     environment = child_environ(_decrypt_and_record(workspace, resolved, env, actor))
 
     def next_environ() -> dict[str, str] | None:
-        nonlocal etag
+        nonlocal etag, fingerprint
         try:
             latest_etag = current_etag()
             if latest_etag == etag:
                 return None
             latest = Secret.objects.resolve(workspace, env=env, scope=scope)
+            latest_fingerprint = services.resolved_fingerprint(latest)
+            if latest_fingerprint == fingerprint:
+                # Something was written (metadata, another environment): not this map.
+                etag = latest_etag
+                return None
             values = _decrypt_and_record(workspace, latest, env, actor)
         except Exception as exc:  # noqa: BLE001 (the database may be briefly away; the child keeps running)
             session.stderr.write(
@@ -115,6 +121,7 @@ def handle_run(session: Session, options: Options) -> None:
             return None
         finally:
             _release_connections()
+        fingerprint = latest_fingerprint
         etag = latest_etag
         return child_environ(values)
 
