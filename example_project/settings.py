@@ -17,6 +17,8 @@ Everything that differs between machines comes from the environment (or an optio
 ``SECRETVAULT_CLIENT_ADDRESS_HEADER``  behind a proxy: e.g. ``X-Forwarded-For``; default
                            empty (the client address is ``REMOTE_ADDR``)
 ``SECRETVAULT_TRUSTED_PROXY_COUNT``  proxies of yours appending to that header, default 1
+``CACHE_CONNECT_TIMEOUT``  with Redis: seconds to connect, default 0.5
+``CACHE_SOCKET_TIMEOUT``   with Redis: seconds per read or write, default 0.5
 ``LOG_LEVEL``              default ``INFO``
 =========================  ==============================================================
 
@@ -139,6 +141,14 @@ _CACHE = env.cache_url_config(
 for _option in ("TIMEOUT", "KEY_PREFIX", "VERSION", "KEY_FUNCTION"):
     if _option.lower() in _CACHE:
         _CACHE[_option] = _CACHE.pop(_option.lower())
+if _CACHE["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # redis-py waits forever by default: a stalled Redis would hold every request that
+    # touches the cache (failed-attempt counters, sessions). Bound the connect and each
+    # socket read/write (seconds); the failure counters then fail open with a warning.
+    # A ``?socket_timeout=`` in CACHE_URL still wins.
+    _CACHE.setdefault("OPTIONS", {})
+    _CACHE["OPTIONS"].setdefault("socket_connect_timeout", env.float("CACHE_CONNECT_TIMEOUT", default=0.5))
+    _CACHE["OPTIONS"].setdefault("socket_timeout", env.float("CACHE_SOCKET_TIMEOUT", default=0.5))
 CACHES = {"default": _CACHE}
 
 # --- Auth ---------------------------------------------------------------------
