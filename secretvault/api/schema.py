@@ -131,15 +131,19 @@ class VaultAutoSchema(AutoSchema):
         from secretvault.api.authentication import VaultBasicAuthentication
 
         authenticators = self.view.get_authenticators()
-        self.view.get_authenticators = lambda: [
-            authenticator
-            for authenticator in authenticators
-            if not isinstance(authenticator, VaultBasicAuthentication)
-        ]
+        setattr(  # noqa: B010 - an instance override of a method, undone below
+            self.view,
+            "get_authenticators",
+            lambda: [
+                authenticator
+                for authenticator in authenticators
+                if not isinstance(authenticator, VaultBasicAuthentication)
+            ],
+        )
         try:
             return super().get_auth()
         finally:
-            del self.view.get_authenticators
+            delattr(self.view, "get_authenticators")
 
     def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
@@ -192,7 +196,8 @@ class VaultAutoSchema(AutoSchema):
             schema.setdefault("minLength", 1)
             for validator in declared.extra.get("validators", []):
                 if isinstance(validator, RegexValidator):
-                    schema.setdefault("pattern", ecma_pattern(validator.regex.pattern))
+                    regex = getattr(validator.regex, "pattern", validator.regex)
+                    schema.setdefault("pattern", ecma_pattern(str(regex)))
             if declared.extra.get("max_length"):
                 schema["maxLength"] = declared.extra["max_length"]
         return parameters
