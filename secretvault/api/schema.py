@@ -140,7 +140,7 @@ class VaultAutoSchema(AutoSchema):
         try:
             return super().get_auth()
         finally:
-            del self.view.get_authenticators
+            delattr(self.view, "get_authenticators")
 
     def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
