@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("managers",),
     ("models",),
     ("access", "audit"),
+    ("reads",),  # the read path of values, re-exported by services
     ("services",),
     ("bulk",),  # batched jobs built on the services
 ]
@@ -44,6 +45,7 @@ NEEDS_APPS = {
     "secretvault.models",
     "secretvault.access",
     "secretvault.audit",
+    "secretvault.reads",
     "secretvault.services",
     "secretvault.bulk",
 }
