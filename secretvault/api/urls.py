@@ -19,7 +19,7 @@ from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from secretvault.api import members, views
+from secretvault.api import audit, members, tokens, views
 from secretvault.api.authentication import VaultSessionAuthentication
 from secretvault.api.schema import VaultAutoSchema, document, public_errors
 
@@ -31,8 +31,8 @@ router = SimpleRouter(trailing_slash=True)
 router.register(r"workspaces", views.WorkspaceViewSet, basename="workspace")
 router.register(rf"{_WS}/environments", views.EnvironmentViewSet, basename="environment")
 router.register(rf"{_WS}/secrets", views.SecretViewSet, basename="secret")
-router.register(rf"{_WS}/tokens", views.ServiceTokenViewSet, basename="token")
-router.register(rf"{_WS}/audit", views.AuditEventViewSet, basename="audit")
+router.register(rf"{_WS}/tokens", tokens.ServiceTokenViewSet, basename="token")
+router.register(rf"{_WS}/audit", audit.AuditEventViewSet, basename="audit")
 router.register(rf"{_WS}/members", members.MemberViewSet, basename="member")
 
 #: Used where the project's SPECTACULAR_SETTINGS says nothing.

@@ -34,13 +34,12 @@ from secretvault import services
 from secretvault.access import Reach
 from secretvault.api import schema as api_schema
 from secretvault.api.authentication import AUTHENTICATION_CLASSES
-from secretvault.api.filters import AuditEventFilterSet, SecretFilterSet, ServiceTokenFilterSet
+from secretvault.api.filters import SecretFilterSet
 from secretvault.api.pagination import VaultPagination
 from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import VaultPermission, request_principal, request_token
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
-    AuditEventSerializer,
     EnvironmentSerializer,
     EnvironmentWriteSerializer,
     LoadSerializer,
@@ -51,9 +50,6 @@ from secretvault.api.serializers import (
     SecretSerializer,
     SecretUpdateSerializer,
     SecretVersionSerializer,
-    ServiceTokenCreatedSerializer,
-    ServiceTokenCreateSerializer,
-    ServiceTokenSerializer,
     StatsSerializer,
     WorkspaceCreateSerializer,
     WorkspaceSerializer,
@@ -69,11 +65,9 @@ from secretvault.errors import (
     VersionMismatchError,
 )
 from secretvault.models import (
-    AuditEvent,
     Environment,
     Secret,
     SecretVersion,
-    ServiceToken,
     Workspace,
 )
 from secretvault.validators import validate_key, validate_scope, validate_slug
@@ -268,7 +262,7 @@ def _no_such_env(workspace: Workspace, env: str) -> None:
     raise exceptions.ValidationError({"env": [f"Workspace {workspace.slug!r} has no environment {env!r}."]})
 
 
-def _envs_prefetch() -> Prefetch:
+def envs_prefetch() -> Prefetch:
     return Prefetch("envs", queryset=Environment.objects.order_by("slug"))
 
 
@@ -623,13 +617,13 @@ class SecretViewSet(VaultAPIView):
             secret = services.find_secret(workspace, key, env, actor=self.actor())
         except Secret.DoesNotExist:
             raise exceptions.NotFound() from None
-        prefetch_related_objects([secret], _envs_prefetch())
+        prefetch_related_objects([secret], envs_prefetch())
         reach.check_secret(secret, *self.required_permissions[self.action])
         return secret
 
     def serialize(self, secret: Secret) -> dict[str, Any]:
         if not hasattr(secret, "_prefetched_objects_cache") or "envs" not in secret._prefetched_objects_cache:
-            prefetch_related_objects([secret], _envs_prefetch())
+            prefetch_related_objects([secret], envs_prefetch())
         return SecretSerializer(secret, context={"request": self.request}).data
 
     def list(self, request: Any, ws: str) -> Response:
@@ -749,120 +743,9 @@ class SecretViewSet(VaultAPIView):
         return Response(self.serialize(secret))
 
 
-# ----------------------------------------------------------------------------------
-# Service tokens
-
-
-@extend_schema(tags=["tokens"])
-@document_view(
-    list=dict(
-        summary="List the service tokens",
-        description="People with view_servicetoken only; service tokens get 403.",
-        responses=responses(ServiceTokenSerializer(many=True), 400, 404),
-    ),
-    create=dict(
-        summary="Create a service token",
-        description="Answers 201 with the raw `token`, shown this once (only its digest is kept).",
-        parameters=[api_schema.no_store(201)],
-        request=ServiceTokenCreateSerializer,
-        responses=responses(ServiceTokenCreatedSerializer, 400, 413, 404, status=201),
-    ),
-    retrieve=dict(summary="One service token", responses=responses(ServiceTokenSerializer, 404)),
-)
-class ServiceTokenViewSet(VaultAPIView):
-    """Service tokens of a workspace. Managed by people only: every route is 403 for tokens."""
-
-    lookup_field = "token_id"
-    lookup_url_kwarg = "token_id"
-    serializer_class = ServiceTokenSerializer
-    queryset = ServiceToken.objects.all()
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = ServiceTokenFilterSet
-    required_permissions = {
-        "list": ["view_servicetoken"],
-        "retrieve": ["view_servicetoken"],
-        "create": ["add_servicetoken"],
-        "revoke": ["revoke_servicetoken"],
-    }
-
-    def get_queryset(self) -> QuerySet[ServiceToken]:
-        return (
-            ServiceToken.objects.filter(workspace=self.get_workspace())
-            .prefetch_related(_envs_prefetch())
-            .order_by("-created_at", "pk")
-        )
-
-    def get_object(self) -> ServiceToken:
-        token_id = self.kwargs["token_id"]
-        if not isinstance(token_id, str) or len(token_id) != 16 or token_id.strip("0123456789abcdef"):
-            raise exceptions.NotFound()
-        token = self.get_queryset().filter(token_id=token_id).first()
-        if token is None:
-            raise exceptions.NotFound()
-        return token
-
-    def list(self, request: Any, ws: str) -> Response:
-        return self.paginated(self.filter_queryset(self.get_queryset()), ServiceTokenSerializer)
-
-    @sensitive_variables("raw", "body")
-    def create(self, request: Any, ws: str) -> Response:
-        workspace = self.get_workspace()
-        data = self.validated(ServiceTokenCreateSerializer)
-        token, raw = services.create_token(workspace, **data, actor=self.actor())
-        prefetch_related_objects([token], _envs_prefetch())
-        body = ServiceTokenSerializer(token).data
-        body["token"] = raw
-        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
-
-    def retrieve(self, request: Any, ws: str, token_id: str) -> Response:
-        return Response(ServiceTokenSerializer(self.get_object()).data)
-
-    @document(
-        summary="Revoke the token, at once and for good",
-        description="Idempotent.",
-        request=NoFieldsSerializer,
-        responses=responses(ServiceTokenSerializer, 400, 413, 404),
-    )
-    @action(detail=True, methods=["post"])
-    def revoke(self, request: Any, ws: str, token_id: str) -> Response:
-        token = self.get_object()
-        self.validated(NoFieldsSerializer)
-        services.revoke_token(token, actor=self.actor())
-        return Response(ServiceTokenSerializer(token).data)
-
-
-# ----------------------------------------------------------------------------------
-# Audit trail
-
-
-@extend_schema(tags=["audit"])
-@document_view(
-    list=dict(
-        summary="The audit trail",
-        description="The workspace's audit trail, newest first. Never holds a value. People "
-        "with view_auditevent only; service tokens get 403.",
-        responses=responses(AuditEventSerializer(many=True), 400, 404),
-    ),
-)
-class AuditEventViewSet(VaultAPIView):
-    serializer_class = AuditEventSerializer
-    queryset = AuditEvent.objects.all()
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = AuditEventFilterSet
-    required_permissions = {"list": ["view_auditevent"]}
-
-    def get_queryset(self) -> QuerySet[AuditEvent]:
-        return AuditEvent.objects.filter(workspace=self.get_workspace()).order_by("-created_at", "-sequence")
-
-    def list(self, request: Any, ws: str) -> Response:
-        return self.paginated(self.filter_queryset(self.get_queryset()), AuditEventSerializer)
-
-
 __all__ = [
-    "AuditEventViewSet",
     "EnvironmentViewSet",
     "SecretViewSet",
-    "ServiceTokenViewSet",
     "VaultAPIView",
     "VaultPagination",
     "WorkspaceViewSet",
