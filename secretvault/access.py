@@ -552,6 +552,12 @@ def principal_for_user(user: Any) -> Principal:
     return cached
 
 
+def forget_principal(user: Any) -> None:
+    """Drop ``user``'s cached principal, after a change to their own memberships."""
+    if user is not None:
+        user.__dict__.pop("_secretvault_principal", None)
+
+
 def principal_for_token(token: ServiceToken) -> Principal:
     cached = getattr(token, "_secretvault_principal", None)
     if cached is None:

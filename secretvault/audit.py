@@ -398,3 +398,19 @@ def _head_problems(workspace: Workspace, mac_key: bytes, *, last: int, last_dige
 
 
 _VERSION_WRITES = {"secret.create", "secret.update", "secret.rollback", "secret.import"}
+
+
+def record_member(action: str, member: Any, actor: Actor | None, **extra: Any) -> None:
+    """Audit a membership change (``member.add|change|remove``): who (``user:…`` or
+    ``group:…``), role and environments; never a value."""
+    record(
+        action,
+        workspace=member.workspace,
+        actor=actor,
+        detail={
+            "member": member.principal_label,
+            "role": member.role,
+            "envs": sorted(env.slug for env in member.envs.all()),
+            **extra,
+        },
+    )

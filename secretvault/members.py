@@ -26,25 +26,13 @@ UNSET: Any = object()
 
 
 def record(action: str, member: WorkspaceMember, actor: Actor | None, **extra: Any) -> None:
-    """Audit a membership change: who (``user:…``/``group:…``), role and environments; no value."""
-    audit.record(
-        action,
-        workspace=member.workspace,
-        actor=actor,
-        detail={
-            "member": member.principal_label,
-            "role": member.role,
-            "envs": sorted(env.slug for env in member.envs.all()),
-            **extra,
-        },
-    )
+    """Audit a membership change (``audit.record_member``)."""
+    audit.record_member(action, member, actor, **extra)
 
 
 def forget_grants(actor: Actor | None) -> None:
-    """Drop the cached reach of the actor's user, after a change to their own memberships."""
-    user = actor.user if actor is not None else None
-    if user is not None:
-        user.__dict__.pop("_secretvault_principal", None)
+    """Drop the cached reach of the actor's user (``access.forget_principal``)."""
+    access.forget_principal(actor.user if actor is not None else None)
 
 
 def _env_set(role: str, envs: list[Environment]) -> Envs:

@@ -112,13 +112,11 @@ def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -
             user: Any = actor.user if actor is not None and actor.token is None else None
             if user is not None and not user.has_perm("secretvault.change_workspace"):
                 # SPEC §9: whoever creates a workspace without global change_workspace runs it.
-                from secretvault import members
-
                 member = WorkspaceMember.objects.create(
                     workspace=workspace, user=user, role=MemberRole.ADMIN, created_by=user
                 )
-                members.record("member.add", member, actor)
-                members.forget_grants(actor)
+                audit.record_member("member.add", member, actor)
+                access.forget_principal(user)
     except IntegrityError:
         raise ConflictError(f"A workspace with slug {slug!r} already exists.") from None
     return workspace

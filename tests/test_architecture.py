@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("access", "audit"),
     ("reads",),  # the read path of values, re-exported by services
     ("services",),
+    ("members",),  # membership writes, built on the services' helpers
     ("bulk",),  # batched jobs built on the services
 ]
 RANK = {f"secretvault.{name}": rank for rank, names in enumerate(LAYERS) for name in names}
@@ -47,6 +48,7 @@ NEEDS_APPS = {
     "secretvault.audit",
     "secretvault.reads",
     "secretvault.services",
+    "secretvault.members",
     "secretvault.bulk",
 }
 
