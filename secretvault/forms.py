@@ -86,9 +86,17 @@ class ServiceModelForm(forms.ModelForm):
     # Where a ConflictError is shown; None = above the form.
     conflict_field: ClassVar[str | None] = None
 
+    #: Names are refused, never trimmed (SPEC §8): Django's CharField strips by default,
+    #: which would store "KEY" for a submitted "KEY\n" instead of refusing it.
+    name_fields: ClassVar[tuple[str, ...]] = ("slug", "key")
+
     def __init__(self, *args: Any, actor: Actor | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.actor = actor
+        for name in self.name_fields:
+            field = self.fields.get(name)
+            if isinstance(field, forms.CharField):
+                field.strip = False
 
     def write(self) -> models.Model:
         """Write through the services and return the saved object. Raise to refuse."""

@@ -138,3 +138,21 @@ def test_reveal_page_shows_a_leading_line_break(admin_client: Client, workspace:
         reverse("admin:secretvault_secret_reveal", args=[secret.pk]), {"post": "yes"}
     ).content.decode()
     assert 'class="sv-secret-value">\n\nstarts with a line break</pre>' in body
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\t"])
+def test_admin_refuses_names_with_blanks_instead_of_trimming_them(
+    admin_client: Client, workspace: Workspace, suffix: str
+) -> None:
+    """SPEC §8: a key or slug with a trailing line break or blank is refused, never stored trimmed."""
+    response = add(admin_client, workspace, "NL_ADMIN" + suffix, value="v")
+    assert response.status_code == 200  # the form again, with the error
+    assert "key" in response.context["adminform"].form.errors
+    assert not Secret.objects.filter(key__startswith="NL_ADMIN").exists()
+
+    response = admin_client.post(
+        reverse("admin:secretvault_workspace_add"), {"slug": "nl-ws" + suffix, "name": "x"}
+    )
+    assert response.status_code == 200
+    assert "slug" in response.context["adminform"].form.errors
+    assert not Workspace.objects.filter(slug__startswith="nl-ws").exists()
