@@ -8,7 +8,9 @@ just over ``MAX_VALUE_BYTES`` -- through:
 - the API: create (POST), reveal, load;
 - the CLI, in process: ``set`` with the value as an argument (after the options,
   and after ``--``), with ``--stdin --keep-trailing-newline``, then ``reveal``;
-- ``export`` then ``import`` into another workspace, as dotenv and as JSON.
+- ``export`` then ``import`` into another workspace, as dotenv and as JSON;
+- the client, ``manage.py secretvault run`` and the client's ``run``: in
+  ``test_round_trip_doors.py`` (a live server and child processes).
 
 A value is acceptable when it holds no NUL, is valid Unicode and fits the limit.
 An acceptable value must come back equal through every door except dotenv export,
