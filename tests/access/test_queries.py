@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from secretvault import services
 from secretvault.models import WorkspaceMember
@@ -35,9 +37,6 @@ def test_member_query_count_is_constant_in_memberships(
     user, client = member("developer", ["dev"], via_group=True)
     url = ws_url("acme", *route.split("/")[:1]) + route.split("/", 1)[1]
     add_memberships(user, 0, 2)
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
     add_memberships(user, 2, 30)
