@@ -170,7 +170,7 @@ assert set(REQUESTS) | set(NO_ADMIN_DOOR) == set(ACTIONS)
 
 
 def snapshot() -> dict[str, Any]:
-    """Everything an action could change (audit events aside: a refused read may be recorded)."""
+    """Everything an action could change, the audit trail included (a refusal records nothing)."""
     return {
         "secrets": sorted(
             (s.key, s.workspace_id, s.current_version, s.revoked_at, tuple(s.env_slugs()))
@@ -178,6 +178,7 @@ def snapshot() -> dict[str, Any]:
         ),
         "versions": sorted(SecretVersion.objects.values_list("secret_id", "version", "action")),
         "tokens": sorted(ServiceToken.objects.values_list("pk", "revoked_at")),
+        "audit": AuditEvent.objects.count(),
         "members": sorted((str(m.pk), m.role, tuple(m.env_slugs())) for m in WorkspaceMember.objects.all()),
     }
 
