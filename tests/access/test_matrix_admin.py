@@ -11,8 +11,10 @@ says each outcome (SPEC §4, §9):
   Where the admin's natural refusal is not a 403 the test accepts it and says so:
 
   * ``create_*``: a user who may add secrets somewhere gets the add form back (200) with
-    an error: "Select a valid choice" for an environment outside their write reach (it
-    is not even offered), or the reach rule's message for a global secret;
+    an error: for an environment outside their write reach (it is not even offered)
+    "<id> is not an environment of workspace acme" (the form's "Select a valid choice",
+    reworded; a ``dev``-only member does not see ``prd`` at all), for a global secret
+    the reach rule's "can write only in some environments";
   * ``revoke_dev``: a person without ``change_secret`` is not offered the "Revoke
     selected secrets" action, so posting it re-renders the change list (200) unchanged.
 
