@@ -36,6 +36,12 @@ class ReachWorkspaceFilter(admin.RelatedFieldListFilter):
         )
         return [(workspace.pk, str(workspace)) for workspace in workspaces]
 
+    def has_output(self) -> bool:
+        # Django applies only the filters it shows, and shows none with a single choice: a
+        # person reaching one workspace who asks for another (or a missing one) would get
+        # their own rows instead of none. Asked for a workspace, the filter always applies.
+        return super().has_output() or bool(self.lookup_val) or bool(self.lookup_val_isnull)
+
 
 class ReachAdminMixin:
     """Permissions, querysets and choices of a secretvault ``ModelAdmin`` from the reach rule."""

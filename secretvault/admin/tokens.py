@@ -139,6 +139,10 @@ class ServiceTokenAdmin(WorkspaceFirstAdmin):
         ]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            # Refused before the ticket is looked at: a person who may not add tokens gets a 403,
+            # not a "this form was already submitted" page about a form they were never shown.
+            raise PermissionDenied
         if request.method == "POST" and not once.spend_ticket(request, request.POST.get(TICKET_FIELD)):
             # A reload or re-post of a form already submitted: it created its token then.
             self.message_user(
