@@ -42,7 +42,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -98,6 +98,8 @@ class EnvSet:
 
 #: ``None`` in an environment or scope position means "every one".
 Envs = EnvSet | None
+#: An ``Envs``, or ``False`` for "no grant at all" (nothing is seen).
+Grant = EnvSet | None | Literal[False]
 
 
 def _union(a: Envs, b: Envs) -> Envs:
@@ -126,10 +128,10 @@ class Reach:
         self.perms = perms
         self.scope = scope
         self.token = token
-        self._sight: Envs | bool = False
+        self._sight: Grant = False
         for codename in SECRET_SIGHT & perms.keys():
             envs = perms[codename]
-            self._sight = envs if self._sight is False else _union(self._sight, envs)  # type: ignore[arg-type]
+            self._sight = envs if self._sight is False else _union(self._sight, envs)
 
     def __repr__(self) -> str:
         return f"<Reach workspace={self.workspace_id} perms={sorted(self.perms)}>"
@@ -202,7 +204,7 @@ class Reach:
 
     # -- secrets -------------------------------------------------------------------
 
-    def _envs_for(self, codename: str) -> Envs | bool:
+    def _envs_for(self, codename: str) -> Grant:
         """``codename``'s environments; for ``view_secret`` those of any ``SECRET_SIGHT`` codename."""
         if codename == "view_secret":
             return self._sight
@@ -214,7 +216,7 @@ class Reach:
         if mine is False:
             return False
         envs, tags = set(env_slugs), set(scope or [])
-        env_ok = mine is None or not envs or bool(envs & mine.slugs)  # type: ignore[union-attr]
+        env_ok = mine is None or not envs or bool(envs & mine.slugs)
         scope_ok = self.scope is None or not tags or bool(tags & self.scope)
         return env_ok and scope_ok
 
@@ -285,7 +287,7 @@ class Reach:
         if version.audience_envs is None or version.audience_scope is None:
             return mine is None and self.scope is None
         env_ids = {uuid.UUID(str(pk)) for pk in version.audience_envs}
-        env_ok = mine is None or not env_ids or bool(env_ids & self._ids(mine))  # type: ignore[arg-type]
+        env_ok = mine is None or not env_ids or bool(env_ids & self._ids(mine))
         tags = set(version.audience_scope)
         scope_ok = self.scope is None or not tags or bool(tags & self.scope)
         return env_ok and scope_ok
@@ -512,8 +514,10 @@ class Principal:
         if self.token is not None:
             return self.reach(self.token.workspace_id).filter_secrets(qs, codename)
         if codename == "view_secret":
-            sight = [self.workspace_ids(c) for c in SECRET_SIGHT]
-            ids = None if any(i is None for i in sight) else set().union(*sight)  # type: ignore[arg-type]
+            ids: set[Any] | None = set()
+            for sight in SECRET_SIGHT:
+                held = self.workspace_ids(sight)
+                ids = None if held is None or ids is None else ids | held
         else:
             ids = self.workspace_ids(codename)
         if ids is None:
@@ -562,7 +566,7 @@ def principal_for_token(token: ServiceToken) -> Principal:
     cached = getattr(token, "_secretvault_principal", None)
     if cached is None:
         cached = Principal(token=token)
-        token._secretvault_principal = cached  # type: ignore[attr-defined]
+        token.__dict__["_secretvault_principal"] = cached
     return cached
 
 

@@ -99,7 +99,7 @@ def add_member(
             member.envs.set(env_list)
             record("member.add", member, actor)
     except IntegrityError:
-        who = f"user {user.get_username()!r}" if user is not None else f"group {group.name!r}"  # type: ignore[union-attr]
+        who = f"user {user.get_username()!r}" if group is None else f"group {group.name!r}"
         raise ConflictError(f"{who.capitalize()} is already a member of {workspace.slug!r}.") from None
     return member
 

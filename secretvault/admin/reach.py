@@ -15,7 +15,7 @@ permissions answer. ``ReachAdminMixin`` asks instead:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename
@@ -43,13 +43,18 @@ class ReachWorkspaceFilter(admin.RelatedFieldListFilter):
         return super().has_output() or bool(self.lookup_val) or bool(self.lookup_val_isnull)
 
 
-class ReachAdminMixin:
+if TYPE_CHECKING:
+    # The mixin's super() is the ModelAdmin it is mixed into: tell the type checker so.
+    _MixinBase = admin.ModelAdmin
+else:
+    _MixinBase = object
+
+
+class ReachAdminMixin(_MixinBase):
     """Permissions, querysets and choices of a secretvault ``ModelAdmin`` from the reach rule."""
 
     #: The codename whose environments bound the ``environments`` choices of the forms.
     environments_codename: dict[str, str] = {}
-
-    opts: Any
 
     def principal(self, request: HttpRequest) -> access.Principal:
         return access.principal_for_user(request.user)
@@ -76,18 +81,21 @@ class ReachAdminMixin:
         return self.holds(request, "delete", obj)
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        return self.reach_queryset(request, super().get_queryset(request))  # type: ignore[misc]
+        return self.reach_queryset(request, super().get_queryset(request))
 
     def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
         """Rows of the workspaces where the user may view (or change) this model."""
         principal = self.principal(request)
-        seen = [principal.workspace_ids(self.codename(action)) for action in ("view", "change")]
-        if any(ids is None for ids in seen):
-            return qs
-        return qs.filter(workspace__in=set().union(*seen))  # type: ignore[arg-type]
+        seen: set[Any] = set()
+        for action in ("view", "change"):
+            ids = principal.workspace_ids(self.codename(action))
+            if ids is None:
+                return qs
+            seen |= ids
+        return qs.filter(workspace__in=seen)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        filters = super().get_list_filter(request)  # type: ignore[misc]
+        filters = super().get_list_filter(request)
         return [("workspace", ReachWorkspaceFilter) if item == "workspace" else item for item in filters]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -95,17 +103,17 @@ class ReachAdminMixin:
             kwargs["queryset"] = self.principal(request).filter_workspaces(
                 Workspace.objects.order_by("slug"), self.codename("add")
             )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form_class: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        form_class: type[ModelForm] = super().get_form(request, obj, change, **kwargs)
         codename = self.environments_codename.get("change" if obj is not None else "add")
         if codename is None or "environments" not in form_class.base_fields:
             return form_class
         principal = self.principal(request)
         wanted: str = codename
 
-        class ReachForm(form_class):  # type: ignore[valid-type,misc]
+        class ReachForm(form_class):  # type: ignore[valid-type,misc]  # a base known only at run time
             def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, **kw)
                 field = self.fields.get("environments")
