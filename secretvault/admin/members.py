@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -21,6 +24,11 @@ from secretvault.models import Environment, WorkspaceMember
 
 
 class WorkspaceMemberForm(ServiceModelForm):
+    """Names the user by username and the group by name, as the API and the CLI do (SPEC §9).
+
+    Typed, not picked from a list: a workspace admin is not shown every account of the site.
+    """
+
     environments = EnvironmentChoiceField(
         queryset=Environment.objects.none(),
         label=_("Environments"),
@@ -33,6 +41,27 @@ class WorkspaceMemberForm(ServiceModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        user_model = get_user_model()
+        if "user" in self.fields:
+            self.fields["user"] = forms.ModelChoiceField(
+                queryset=user_model._default_manager.all(),
+                to_field_name=user_model.USERNAME_FIELD,
+                required=False,
+                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                label=_("User"),
+                help_text=_("Their username. Name a user or a group, not both."),
+                error_messages={"invalid_choice": _("There is no user with that username.")},
+            )
+        if "group" in self.fields:
+            self.fields["group"] = forms.ModelChoiceField(
+                queryset=Group.objects.all(),
+                to_field_name="name",
+                required=False,
+                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                label=_("Group"),
+                help_text=_("The group's name."),
+                error_messages={"invalid_choice": _("There is no group with that name.")},
+            )
         limit_to_workspace(self, workspace_of(self))
         if not self.adding:
             self.initial["environments"] = [env.pk for env in self.instance.envs.all()]

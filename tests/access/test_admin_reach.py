@@ -123,7 +123,7 @@ def test_workspace_page_lists_its_members(teams, client, superuser, workspace, s
 
 def test_member_admin_adds_through_the_service(teams, client, superuser, workspace, staff_user, dev):
     client.force_login(superuser)
-    data = {"workspace": str(workspace.pk), "user": str(staff_user.pk), "role": "developer"}
+    data = {"workspace": str(workspace.pk), "user": staff_user.username, "role": "developer"}
     data["environments"] = [str(dev.pk)]
     response = client.post(url("workspacemember_add") + f"?workspace={workspace.pk}", data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -132,3 +132,19 @@ def test_member_admin_adds_through_the_service(teams, client, superuser, workspa
     from secretvault.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="member.add").exists()
+
+
+def test_member_form_takes_a_username_and_lists_no_accounts(teams, client, superuser, workspace, staff_user):
+    """A workspace admin is not shown every account of the site: the user is typed, by username."""
+    client.force_login(superuser)
+    page = client.get(url("workspacemember_add") + f"?workspace={workspace.pk}").content.decode()
+    assert 'name="user"' in page and "<option" not in page.split('name="user"')[1].split(">")[0]
+    assert f">{staff_user.username}<" not in page
+    data = {"workspace": str(workspace.pk), "user": "no-such-person", "role": "viewer"}
+    response = client.post(url("workspacemember_add") + f"?workspace={workspace.pk}", data)
+    assert response.status_code == 200 and "There is no user with that username." in response.content.decode()
+    data["user"] = ""
+    data["group"] = "no-such-group"
+    response = client.post(url("workspacemember_add") + f"?workspace={workspace.pk}", data)
+    assert "There is no group with that name." in response.content.decode()
+    assert not WorkspaceMember.objects.exists()

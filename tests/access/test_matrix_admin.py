@@ -144,7 +144,7 @@ def _token(client: Client, ids: Ids) -> Any:
 
 
 def _member(client: Client, ids: Ids) -> Any:
-    data = {"workspace": ids.workspace, "user": ids.zed, "role": "admin"}
+    data = {"workspace": ids.workspace, "user": "zed", "role": "admin"}
     return client.post(url("workspacemember_add"), data)
 
 
