@@ -19,8 +19,9 @@ from typing import Any
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from secretvault import audit, crypto, services
+from secretvault import access, audit, crypto, services
 from secretvault.audit import Actor
+from secretvault.errors import AccessDeniedError
 from secretvault.models import Secret, SecretVersion, VersionAction, Workspace
 
 Progress = Callable[[int, int], None]
@@ -47,13 +48,22 @@ class ImportReport:
         return len(self.created) + len(self.updated) + len(self.unchanged)
 
 
-def secrets_serving_exactly(workspace: Workspace, keys: Iterable[str], envs: list[str]) -> dict[str, Secret]:
-    """``{key: secret}`` for the secrets of ``keys`` whose environments are exactly ``envs``."""
+def secrets_serving_exactly(
+    workspace: Workspace, keys: Iterable[str], envs: list[str], actor: Actor | None = None
+) -> dict[str, Secret]:
+    """``{key: secret}`` for the secrets of ``keys`` whose environments are exactly ``envs``.
+
+    With ``actor``, only those it sees (``secretvault.access``): a secret out of its sight
+    is answered like a missing one (SPEC §9), so a write to it is refused like a creation.
+    """
     wanted = sorted(envs)
     found: dict[str, Secret] = {}
     keys = list(keys)
+    reach = access.principal_for_actor(actor).reach(workspace) if actor is not None else None
     for offset in range(0, len(keys), 1000):
         candidates = Secret.objects.filter(workspace=workspace, key__in=keys[offset : offset + 1000])
+        if reach is not None:
+            candidates = reach.filter_secrets(candidates)
         for secret in candidates.with_env_slugs():
             if secret.env_slugs() == wanted:
                 secret.workspace = workspace
@@ -61,15 +71,40 @@ def secrets_serving_exactly(workspace: Workspace, keys: Iterable[str], envs: lis
     return found
 
 
+def check_import_reach(workspace: Workspace, envs: list[str], actor: Actor | None) -> None:
+    """``AccessDeniedError`` unless ``actor`` may import secrets serving exactly ``envs``.
+
+    An import creates and changes unscoped secrets of ``envs`` (``add_secret`` and
+    ``change_secret`` over them, the subset rule of ``Reach.check_write``), and its plan
+    compares the file's values with the stored ones, which tells whether a guess was
+    right: so it needs ``reveal_secret`` over them too. Asked before anything is read,
+    so a refusal is the same whatever the workspace holds (SPEC §9).
+    """
+    if actor is None:
+        return
+    reach = access.principal_for_actor(actor).reach(workspace)
+    for codename in ("add_secret", "change_secret"):
+        reach.check_write(envs, [], codename)
+    reach.check_reshape(creating=True)
+    if not reach.sees(envs, [], "reveal_secret"):
+        raise AccessDeniedError(
+            f"{reach.who} cannot reveal values there, so cannot import: the import compares values."
+        )
+
+
 @sensitive_variables()
-def plan_import(workspace: Workspace, values: Mapping[str, str], *, envs: list[str]) -> ImportReport:
+def plan_import(
+    workspace: Workspace, values: Mapping[str, str], *, envs: list[str], actor: Actor | None = None
+) -> ImportReport:
     """What ``import_values`` would do, read-only: no lock, no write.
 
-    Raises ``ValidationError`` for an unknown environment and ``DuplicateKeyError``
-    for a key whose new secret would overlap another's environments.
+    Raises ``AccessDeniedError`` when ``actor`` may not import into ``envs``
+    (``check_import_reach``), ``ValidationError`` for an unknown environment and
+    ``DuplicateKeyError`` for a key whose new secret would overlap another's environments.
     """
     environments = services.environments_by_slug(workspace, envs)
-    existing = secrets_serving_exactly(workspace, values, envs)
+    check_import_reach(workspace, envs, actor)
+    existing = secrets_serving_exactly(workspace, values, envs, actor)
     report = ImportReport()
     for key, value in values.items():
         secret = existing.get(key)
@@ -103,7 +138,7 @@ def import_values(
     can be re-run (written keys then come out unchanged). ``dry_run`` returns the
     plan and writes nothing.
     """
-    plan = plan_import(workspace, values, envs=envs)
+    plan = plan_import(workspace, values, envs=envs, actor=actor)
     if dry_run:
         return plan
     report = ImportReport()
@@ -111,7 +146,7 @@ def import_values(
     for offset in range(0, len(keys), batch_size):
         chunk = keys[offset : offset + batch_size]
         with transaction.atomic(), audit.appended_together():
-            existing = secrets_serving_exactly(workspace, chunk, envs)
+            existing = secrets_serving_exactly(workspace, chunk, envs, actor)
             for key in chunk:
                 secret = existing.get(key)
                 if secret is None:

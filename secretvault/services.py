@@ -63,6 +63,7 @@ from secretvault.validators import (
     validate_key,
     validate_scope,
     validate_slug,
+    validate_text,
     validate_value,
 )
 
@@ -103,7 +104,7 @@ def _reach(workspace: Workspace | Any, actor: Actor | None) -> Reach:
 
 
 def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -> Workspace:
-    _field_errors({"slug": lambda: validate_slug(slug)})
+    _field_errors({"slug": lambda: validate_slug(slug), "name": lambda: validate_text(name, max_length=200)})
     try:
         with transaction.atomic():
             workspace = Workspace(slug=slug, name=name or slug)
@@ -138,7 +139,7 @@ def delete_workspace(workspace: Workspace, actor: Actor | None = None) -> None:
 def create_environment(
     workspace: Workspace, *, slug: str, name: str = "", actor: Actor | None = None
 ) -> Environment:
-    _field_errors({"slug": lambda: validate_slug(slug)})
+    _field_errors({"slug": lambda: validate_slug(slug), "name": lambda: validate_text(name, max_length=200)})
     _reach(workspace, actor).require("add_environment")
     try:
         with transaction.atomic():
@@ -153,8 +154,13 @@ def update_environment(
     env: Environment, *, slug: str = UNSET, name: str = UNSET, actor: Actor | None = None
 ) -> Environment:
     _reach(env.workspace_id, actor).require("change_environment")
+    checks: dict[str, Callable[[], Any]] = {}
     if slug is not UNSET:
-        _field_errors({"slug": lambda: validate_slug(slug)})
+        checks["slug"] = lambda: validate_slug(slug)
+    if name is not UNSET:
+        checks["name"] = lambda: validate_text(name, max_length=200)
+    _field_errors(checks)
+    if slug is not UNSET:
         env.slug = slug
     if name is not UNSET:
         env.name = name
@@ -298,7 +304,7 @@ def _metadata_checks(
     def check_description() -> str:
         if not isinstance(description, str):
             raise ValidationError("The description must be a string.", code="invalid")
-        return description
+        return validate_text(description)
 
     def check_token_type() -> str:
         if token_type not in TokenType.values:
@@ -690,11 +696,12 @@ def create_token(
             raise ValidationError("A token needs a name.", code="required")
         if len(name) > 200:
             raise ValidationError("Names are at most 200 characters.", code="max_length")
-        return name.strip()
+        return validate_text(name.strip())
 
     cleaned = _field_errors(
         {
             "name": check_name,
+            "description": lambda: validate_text(description),
             "envs": lambda: environments_by_slug(workspace, envs or []),
             "scope": lambda: validate_scope(scope or []),
             "expires_at": lambda: validate_future(expires_at),

@@ -79,6 +79,21 @@ def validate_scope(tags: Any) -> list[str]:
     return sorted(cleaned)
 
 
+def validate_text(value: Any, *, max_length: int | None = None) -> str:
+    """Check a free-text field (a name, a description): a string, no NUL, at most ``max_length``.
+
+    Returns ``value`` unchanged; ``ValidationError`` otherwise, before any database sees it
+    (PostgreSQL refuses NUL and over-long text with a ``DataError``; SQLite stores them).
+    """
+    if not isinstance(value, str):
+        raise ValidationError("Must be a string.", code="invalid")
+    if "\x00" in value:
+        raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+    if max_length is not None and len(value) > max_length:
+        raise ValidationError(f"At most {max_length} characters (this is {len(value)}).", code="max_length")
+    return value
+
+
 @sensitive_variables()
 def validate_value(value: Any) -> str:
     """Check a secret value; error messages never include the value."""

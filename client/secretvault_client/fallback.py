@@ -113,7 +113,7 @@ def read(path: str, identity: Mapping[str, Any], *, max_bytes: int, max_age: flo
         return None
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if not isinstance(document, Mapping) or document.get("format") != FORMAT:
         logger.warning("secretvault: fallback file %s is not a secretvault fallback file", path)

@@ -149,7 +149,7 @@ def send(
     if raw:
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than json recurses: not the API
             parsed = NOT_JSON
     return Response(answer.status, response_headers, parsed)
 

@@ -75,7 +75,7 @@ class SecretValue(str):
         marker = _INVALID
         try:
             parsed = json.loads(self)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than json recurses
             parsed = marker
         if parsed is marker:
             raise InvalidValueError(self.key, "JSON document")

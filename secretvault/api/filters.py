@@ -90,10 +90,21 @@ class GivenMeansValueFilterSet(django_filters.FilterSet):
             for name in self.filters
             if hasattr(self.data, "getlist") and any(not value for value in self.data.getlist(name))
         ]
+        # ``?ordering=key,`` names an empty field: 400, not an empty sort key (a 500).
+        blank_entry = [
+            name
+            for name, filter_ in self.filters.items()
+            if isinstance(filter_, django_filters.OrderingFilter)
+            and hasattr(self.data, "getlist")
+            and any(not part for value in self.data.getlist(name) if value for part in value.split(","))
+        ]
         for name in empty:
             if name not in self.form.errors:
                 self.form.add_error(name, self.empty_message)
-        return valid and not empty
+        for name in blank_entry:
+            if name not in self.form.errors:
+                self.form.add_error(name, "An empty entry in the comma-separated list: remove it.")
+        return valid and not empty and not blank_entry
 
 
 class SecretFilterSet(GivenMeansValueFilterSet):

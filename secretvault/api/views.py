@@ -25,7 +25,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -37,6 +36,7 @@ from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import SecretFilterSet
 from secretvault.api.pagination import VaultPagination
 from secretvault.api.parameters import check_query_names
+from secretvault.api.parsers import VaultJSONParser
 from secretvault.api.permissions import VaultPermission, request_principal, request_token
 from secretvault.api.schema import ENV_PARAMETER, VaultAutoSchema, document, document_view, responses
 from secretvault.api.serializers import (
@@ -157,7 +157,7 @@ class VaultAPIView(GenericViewSet):
     #: Actions answering secret values: a session must not run them cross-site (api/authentication.py).
     same_origin_actions = frozenset({"reveal", "load"})
     permission_classes = [VaultPermission]
-    parser_classes = [JSONParser]
+    parser_classes = [VaultJSONParser]
     renderer_classes = [JSONRenderer]
     pagination_class = VaultPagination
     filter_backends: list[Any] = []

@@ -117,7 +117,7 @@ def handle_set(session: Session, options: Options) -> None:
     if options["expires"] is not None:
         changes["expires_at"] = expiry(options["expires"])
 
-    existing = secrets_with_envs(workspace, [key], envs).get(key)
+    existing = secrets_with_envs(workspace, [key], envs, actor).get(key)
     if existing is None:
         if value is None:
             raise CommandError(f"{key} does not exist yet: give a VALUE or --stdin.")

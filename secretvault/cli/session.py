@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, OutputWrapper
 
-from secretvault import access, services
+from secretvault import access, bulk, services
 from secretvault.audit import Actor
 from secretvault.durations import ExpiryError, parse_expiry
 from secretvault.errors import AmbiguousSecretError
@@ -150,12 +150,9 @@ def expiry(text: str | None) -> dt.datetime | None:
         raise CommandError(f"--expires: {exc}") from None
 
 
-def secrets_with_envs(workspace: Workspace, keys: list[str], envs: list[str]) -> dict[str, Secret]:
-    """``{key: secret}`` for the secrets of ``keys`` serving exactly ``envs`` (``[]``: global)."""
-    found: dict[str, Secret] = {}
-    candidates = Secret.objects.filter(workspace=workspace, key__in=keys).with_env_slugs()
-    for secret in candidates:
-        if secret.env_slugs() == envs:
-            secret.workspace = workspace
-            found[secret.key] = secret
-    return found
+def secrets_with_envs(
+    workspace: Workspace, keys: list[str], envs: list[str], actor: Actor | None = None
+) -> dict[str, Secret]:
+    """``{key: secret}`` for the secrets of ``keys`` serving exactly ``envs`` (``[]``: global),
+    among those ``actor`` sees (``bulk.secrets_serving_exactly``)."""
+    return bulk.secrets_serving_exactly(workspace, keys, envs, actor)

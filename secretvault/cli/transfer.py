@@ -157,6 +157,8 @@ def json_pairs(text: str, name: str) -> list[tuple[str, str, str]]:
         raise CommandError(
             f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
         ) from None
+    except RecursionError:
+        raise CommandError(f'{name}: JSON nested too deeply; expected {{"KEY": "value", ...}}.') from None
     if not isinstance(data, _JSONObject):
         raise CommandError(f'{name}: expected a JSON object {{"KEY": "value", ...}}.')
     nested = [value for key, value in data if key == "secrets" and isinstance(value, _JSONObject)]

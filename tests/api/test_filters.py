@@ -83,6 +83,9 @@ def test_filters_and_ordering(su, vault, query, expected):
         "?expiring_within=99999999999999999999",
         "?ordering=value",
         "?ordering=ciphertext",
+        "?ordering=-key,",  # breaker: an empty entry was a KeyError (500)
+        "?ordering=,",
+        "?ordering=key,,version",
         "?env=Not%20A%20Slug",
         "?scope=%22web",
         "?search=a%00b",
