@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import F, Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
@@ -210,7 +211,16 @@ class AuditEventFilterSet(GivenMeansValueFilterSet):
     since = MomentFilter(field_name="created_at", lookup_expr="gte", help_text="Events at or after.")
     until = MomentFilter(field_name="created_at", lookup_expr="lte", help_text="Events at or before.")
     actor = django_filters.CharFilter(
-        method="filter_actor", max_length=200, help_text="A username, or token:<token_id>."
+        method="filter_actor",
+        max_length=200,
+        help_text="A username, or token:<token_id>.",
+        validators=[
+            RegexValidator(
+                r"\Atoken:\Z",
+                inverse_match=True,
+                message="Name a token as token:<token_id> (the id after the colon is missing).",
+            )
+        ],
     )
 
     class Meta:
