@@ -47,7 +47,7 @@ def register(commands: Subcommands) -> None:
 def resolved(session: Session, options: Options) -> dict[str, str]:
     """``{key: value}`` that ``--env`` (and ``--scope``) resolve to; the read is audited."""
     workspace = session.workspace(options)
-    session.check_envs(workspace, [options["env"]])
+    session.check_envs(workspace, [options["env"]], options, "reveal_secret")
     return services.load(workspace, env=options["env"], scope=options["scope"], actor=session.actor(options))
 
 
@@ -74,7 +74,12 @@ def handle_export(session: Session, options: Options) -> None:
 def handle_import(session: Session, options: Options) -> None:
     workspace = session.workspace(options)
     actor = session.actor(options)
-    envs = session.check_envs(workspace, [options["env"]])
+    envs = session.check_envs(workspace, [options["env"]], options, "add_secret")
+    # An import creates and updates secrets serving exactly envs: refused as a whole, before
+    # its plan tells anything about the keys already there (SPEC §9).
+    reach = session.reach(workspace, options)
+    for codename in ("add_secret", "change_secret"):
+        reach.check_write(envs, [], codename)
     values = parse_import(session, options)
 
     def progress(done: int, total: int) -> None:
