@@ -197,7 +197,12 @@ def rotate_data_key(
     again resumes with the same new key. Returns the number of versions
     re-encrypted (with ``dry_run``: decrypted to prove they are readable, with no
     lock and no write).
+
+    A person or token as ``actor`` needs ``change_workspace`` in the workspace
+    (a global model permission or a superuser: no role holds it; SPEC §9), else
+    ``AccessDeniedError`` before anything is read.
     """
+    access.principal_for_actor(actor).require(workspace, "change_workspace")
     if dry_run:
         return _check_readable(workspace, progress, batch_size)
     caller_copy = workspace
@@ -319,7 +324,11 @@ def rotate_master_key(
     by the old or by the new master key, every value readable with the keyring
     that holds both. Returns how many workspaces were (or, with ``dry_run``:
     would be, proven unwrappable with no lock and no write) re-wrapped.
+
+    A person or token as ``actor`` needs ``change_workspace`` everywhere (a global
+    model permission or a superuser), else ``AccessDeniedError`` before anything is read.
     """
+    access.principal_for_actor(actor).require_global("change_workspace")
     active = crypto.get_keyring().active
     stale = list(
         Workspace.objects.exclude(master_key_id=active.key_id).order_by("pk").values_list("pk", flat=True)

@@ -142,16 +142,19 @@ def record_load(
         )
 
 
-@sensitive_variables()
-def load(
+def load_target(
     workspace: Workspace,
-    env: str | None = None,
-    scope: str | Iterable[str] | None = None,
-    actor: Actor | None = None,
-) -> dict[str, str]:
-    """The resolved ``{KEY: value}`` map for ``env`` and ``scope``; audited as ``secrets.load``.
+    env: str | None,
+    scope: str | Iterable[str] | None,
+    actor: Actor | None,
+) -> tuple[str | None, str | Iterable[str] | None]:
+    """The ``(env, scope)`` a load by ``actor`` resolves, once the reach rule allows it.
 
-    The actor needs ``view_secret`` and ``reveal_secret`` in ``env`` (``AccessDeniedError``).
+    Raises ``AccessDeniedError`` unless the actor holds ``view_secret`` and
+    ``reveal_secret`` in ``env`` and within its scope tags (SPEC §9). Without ``env``,
+    an actor limited to one environment loads that one; without ``scope``, an actor
+    limited to scope tags loads those. ``load`` and the CLI's ``run`` (which resolves
+    and decrypts on its own, to watch for changes) both start here.
     """
     reach = _reach(workspace, actor)
     reach.require("view_secret", "reveal_secret")
@@ -164,6 +167,21 @@ def load(
             reach.check_scope([scope] if isinstance(scope, str) else scope)
         else:
             scope = sorted(reach.scope)
+    return env, scope
+
+
+@sensitive_variables()
+def load(
+    workspace: Workspace,
+    env: str | None = None,
+    scope: str | Iterable[str] | None = None,
+    actor: Actor | None = None,
+) -> dict[str, str]:
+    """The resolved ``{KEY: value}`` map for ``env`` and ``scope``; audited as ``secrets.load``.
+
+    The actor needs ``view_secret`` and ``reveal_secret`` in ``env`` (``AccessDeniedError``).
+    """
+    env, scope = load_target(workspace, env, scope, actor)
     resolved = Secret.objects.resolve(workspace, env=env, scope=scope)
     values = decrypt_resolved(workspace, resolved)
     record_load(workspace, resolved, env=env, actor=actor)

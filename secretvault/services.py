@@ -52,6 +52,7 @@ from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     load,
     load_etag,
     load_state,
+    load_target,
     record_load,
     resolved_fingerprint,
     reveal,
@@ -104,6 +105,13 @@ def _reach(workspace: Workspace | Any, actor: Actor | None) -> Reach:
 
 
 def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -> Workspace:
+    """Create a workspace; a person or token as ``actor`` needs global ``add_workspace``.
+
+    Raises ``AccessDeniedError`` without it (SPEC §3, §9: the API, the admin and the CLI's
+    ``--actor`` alike), ``ValidationError`` for a bad slug or name, ``ConflictError`` for a
+    taken slug.
+    """
+    access.principal_for_actor(actor).require_global("add_workspace")
     _field_errors({"slug": lambda: validate_slug(slug), "name": lambda: validate_text(name, max_length=200)})
     try:
         with transaction.atomic():

@@ -36,7 +36,8 @@ Adding a subcommand (for example a ``member`` group, or ``run --watch``):
            sub.add_argument("username", metavar="USERNAME")
 
        def handle_add(session: Session, options: Options) -> None:
-           workspace = session.workspace(options)
+           # the --actor's reach: unknown workspace if out of it, refused without the codename
+           workspace = session.workspace(options, "add_workspacemember")
            ...  # call services, then session.stdout.write(...)
 
    A handler raises ``CommandError`` for a CLI-specific failure (exit 1, or

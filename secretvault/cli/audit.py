@@ -17,12 +17,13 @@ def register(commands: Subcommands) -> None:
         "verify",
         "Recompute the audit chain; exit 1 on an edited, removed or missing event.",
         handle_verify,
-        commands.workspace,
+        *commands.in_workspace,
     )
 
 
 def handle_verify(session: Session, options: Options) -> None:
-    workspace = session.workspace(options)
+    """Needs ``view_auditevent`` in the workspace with ``--actor`` (the admin role's; SPEC §9)."""
+    workspace = session.workspace(options, "view_auditevent")
     report = verify_chain(workspace)
     if not report.ok:
         for problem in report.problems:

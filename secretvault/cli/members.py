@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
 
-from secretvault import access, members
+from secretvault import members
 from secretvault.models import MemberRole, WorkspaceMember
 
 from .output import scope_label, table, when
@@ -67,8 +67,7 @@ def handle_add(session: Session, options: Options) -> None:
 
 
 def _members(session: Session, options: Options) -> list[WorkspaceMember]:
-    workspace = session.workspace(options)
-    access.principal_for_actor(session.actor(options)).require(workspace, "view_workspacemember")
+    workspace = session.workspace(options, "view_workspacemember")
     rows = WorkspaceMember.objects.filter(workspace=workspace).select_related("user", "group", "created_by")
     return list(rows.prefetch_related("envs").order_by("created_at", "pk"))
 
@@ -99,7 +98,8 @@ def handle_list(session: Session, options: Options) -> None:
 
 
 def handle_remove(session: Session, options: Options) -> None:
-    workspace = session.workspace(options)
+    # Required before the lookup: who is a member is not told to those who cannot remove one.
+    workspace = session.workspace(options, "delete_workspacemember")
     target = _target(options)
     member = WorkspaceMember.objects.filter(workspace=workspace, **target).select_related("workspace").first()
     if member is None:

@@ -119,8 +119,10 @@ class Subcommands:
     """One level of subcommands being declared (``SUBCOMMAND``, or a group's ``ACTION``).
 
     ``workspace`` is the parent parser adding a required ``-w/--workspace WS``,
-    ``actor`` the one adding ``--actor USERNAME``; ``in_workspace`` is both,
-    for subcommands that write or read values.
+    ``actor`` the one adding ``--actor USERNAME``; ``in_workspace`` is both, for
+    every subcommand inside a workspace (reads included: with ``--actor`` each asks
+    the reach rule, SPEC §9; tests/access/test_cli_actor.py walks the parser to
+    check that every subcommand but ``generate-key`` takes ``--actor``).
     """
 
     def __init__(

@@ -73,8 +73,11 @@ def handle_run(session: Session, options: Options) -> None:
         if not _ENV_VAR.fullmatch(name):
             raise CommandError(f"--allow-name {name[:60]!r} is not an environment variable name.")
     workspace = session.workspace(options)
-    session.check_envs(workspace, [options["env"]])
-    env, scope, actor = options["env"], options["scope"], session.actor(options)
+    session.check_envs(workspace, [options["env"]], options, "reveal_secret")
+    actor = session.actor(options)
+    # The reach rule of a load (SPEC §9): the child gets only what --actor may load.
+    env: str = options["env"]
+    scope = services.load_target(workspace, env, options["scope"], actor)[1]
     base = base_environment()
 
     def child_environ(values: Mapping[str, str]) -> dict[str, str]:

@@ -53,13 +53,13 @@ def register(commands: Subcommands) -> None:
     sub.add_argument("--token-type", choices=["api", "access", "none"])
     sub.add_argument("--expires", metavar="WHEN", help="30d, 12h, 15m, 2w, 1y, Unix seconds, ISO 8601, never")
 
-    sub = commands.add("list", "List secrets (metadata only).", handle_list, commands.workspace)
+    sub = commands.add("list", "List secrets (metadata only).", handle_list, *in_ws)
     sub.add_argument("--env", help="global secrets and those of this environment")
     sub.add_argument("--scope", metavar="TAG", help="unscoped secrets and those tagged TAG")
     sub.add_argument("--state", choices=["active", "expired", "revoked"])
     sub.add_argument("--json", action="store_true", help="print JSON")
 
-    sub = commands.add("get", "Show a secret's metadata (never its value).", handle_get, commands.workspace)
+    sub = commands.add("get", "Show a secret's metadata (never its value).", handle_get, *in_ws)
     sub.add_argument("key", metavar="KEY")
     sub.add_argument("--env", help="the secret serving this environment")
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -68,7 +68,7 @@ def register(commands: Subcommands) -> None:
     sub.add_argument("key", metavar="KEY")
     sub.add_argument("--env", help="the secret serving this environment")
 
-    sub = commands.add("history", "List a secret's versions (no values).", handle_history, commands.workspace)
+    sub = commands.add("history", "List a secret's versions (no values).", handle_history, *in_ws)
     sub.add_argument("key", metavar="KEY")
     sub.add_argument("--env", help="the secret serving this environment")
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -95,7 +95,7 @@ def register(commands: Subcommands) -> None:
         "stats",
         "Count secrets: total, active, expired, expiring soon, revoked.",
         handle_stats,
-        commands.workspace,
+        *in_ws,
     )
     sub.add_argument("--json", action="store_true", help="print JSON")
 
@@ -104,7 +104,7 @@ def handle_set(session: Session, options: Options) -> None:
     workspace = session.workspace(options)
     actor = session.actor(options)
     key = options["key"]
-    envs = session.check_envs(workspace, options["env"])
+    envs = session.check_envs(workspace, options["env"], options, "add_secret")
     value = new_value(session, options)
     changes: dict[str, Any] = {}
     if options["description"] is not None:
@@ -156,9 +156,11 @@ def new_value(session: Session, options: Options) -> str | None:
 
 
 def handle_list(session: Session, options: Options) -> None:
-    workspace = session.workspace(options)
-    session.check_envs(workspace, [options["env"]])
+    """The secrets the ``--actor`` sees (``view_secret``; SPEC §9), metadata only."""
+    workspace = session.workspace(options, "view_secret")
+    session.check_envs(workspace, [options["env"]], options)
     secrets = Secret.objects.filter(workspace=workspace).select_related("workspace").with_env_slugs()
+    secrets = session.reach(workspace, options).filter_secrets(secrets)
     if options["env"]:
         secrets = secrets.for_env(options["env"])
     if options["scope"]:
@@ -188,7 +190,7 @@ def handle_list(session: Session, options: Options) -> None:
 
 
 def handle_get(session: Session, options: Options) -> None:
-    secret = session.secret(session.workspace(options), options)
+    secret = session.secret(session.workspace(options, "view_secret"), options)
     data = secret_metadata(secret)
     if options["json"]:
         session.stdout.write(json.dumps(data, indent=2))
@@ -220,7 +222,7 @@ def handle_reveal(session: Session, options: Options) -> None:
 
 
 def handle_history(session: Session, options: Options) -> None:
-    secret = session.secret(session.workspace(options), options)
+    secret = session.secret(session.workspace(options, "view_secret"), options)
     versions = secret.versions.select_related("created_by", "created_by_token").order_by("-version")
     data = [version_metadata(v) for v in versions]
     if options["json"]:
@@ -269,6 +271,8 @@ def handle_delete(session: Session, options: Options) -> None:
     actor = session.actor(options)
     secret = session.secret(workspace, options)
     label = secret_label(secret)
+    # Refused before the question is asked, not after it is answered.
+    session.reach(workspace, options).check_secret(secret, "delete_secret")
     if not options["yes"]:
         count = secret.versions.count()
         question = ngettext(
@@ -282,7 +286,10 @@ def handle_delete(session: Session, options: Options) -> None:
 
 
 def handle_stats(session: Session, options: Options) -> None:
-    counts = services.stats(session.workspace(options))
+    """Counts of the secrets the ``--actor`` sees (as the API's ``stats``)."""
+    workspace = session.workspace(options, "view_secret")
+    secrets = session.reach(workspace, options).filter_secrets(Secret.objects.filter(workspace=workspace))
+    counts = secrets.counts()
     if options["json"]:
         session.stdout.write(json.dumps(counts, indent=2))
         return

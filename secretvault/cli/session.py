@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, OutputWrapper
 
 from secretvault import access, bulk, services
+from secretvault.access import Principal, Reach
 from secretvault.audit import Actor
 from secretvault.durations import ExpiryError, parse_expiry
 from secretvault.errors import AmbiguousSecretError
@@ -84,20 +85,33 @@ class Session:
 
     # ------------------------------------------------------------------ lookups
 
-    def workspace(self, options: Options) -> Workspace:
+    def workspace(self, options: Options, *codenames: str) -> Workspace:
         """The workspace ``-w/--workspace`` names, if ``--actor`` (when given) reaches it.
 
         A workspace out of the actor's reach (``secretvault.access``) gets the very
-        message of an unknown one.
+        message of an unknown one. ``codenames`` are then required of the actor there
+        (``AccessDeniedError``, which the dispatcher prints), as the API's
+        ``required_permissions`` are (SPEC §9). An unknown or inactive ``--actor`` is
+        refused before the workspace is looked up.
         """
+        principal = self.principal(options)
         slug = options["workspace"]
         try:
             workspace = Workspace.objects.get(slug=slug)
         except Workspace.DoesNotExist:
             raise CommandError(f"unknown workspace {slug!r}.") from None
-        if not access.principal_for_actor(self.actor(options)).reaches(workspace):
+        if not principal.reaches(workspace):
             raise CommandError(f"unknown workspace {slug!r}.")
+        principal.require(workspace, *codenames)
         return workspace
+
+    def principal(self, options: Options) -> Principal:
+        """Who ``--actor`` is to the reach rule (``secretvault.access``); the system without it."""
+        return access.principal_for_actor(self.actor(options))
+
+    def reach(self, workspace: Workspace, options: Options) -> Reach:
+        """The ``--actor``'s reach in ``workspace`` (unrestricted without ``--actor``)."""
+        return self.principal(options).reach(workspace)
 
     def actor(self, options: Options) -> Actor:
         """The active user ``--actor`` names, or the system (no ``--actor``); looked up once."""
@@ -117,20 +131,44 @@ class Session:
         options["_actor"] = Actor(user=user)
         return options["_actor"]
 
-    def check_envs(self, workspace: Workspace, slugs: Iterable[str | None]) -> list[str]:
-        """The given environment slugs, sorted and unique; raises if one does not exist."""
-        wanted = [slug for slug in slugs if slug]
-        services.environments_by_slug(workspace, wanted)
-        return sorted(set(wanted))
+    def check_envs(
+        self,
+        workspace: Workspace,
+        slugs: Iterable[str | None],
+        options: Options,
+        codename: str = "view_secret",
+    ) -> list[str]:
+        """The given environment slugs, sorted and unique; raises if one cannot be used.
 
-    def secret(self, workspace: Workspace, options: Options) -> Secret:
-        """The secret ``KEY [--env E]`` names (environment-specific first, then global)."""
+        An actor whose ``codename`` is limited to some environments is refused any other
+        one (``AccessDeniedError``) before existence is checked, so a name outside its
+        reach gets the same answer whether it exists or not (SPEC §9, as the API's
+        ``check_env``); otherwise an unknown slug is a ``ValidationError``.
+        """
+        wanted = sorted({slug for slug in slugs if slug})
+        reach = self.reach(workspace, options)
+        if reach.env_restricted(codename):
+            for slug in wanted:
+                reach.check_env(slug, codename)
+        services.environments_by_slug(workspace, wanted)
+        return wanted
+
+    def secret(self, workspace: Workspace, options: Options, codename: str = "view_secret") -> Secret:
+        """The secret ``KEY [--env E]`` names (environment-specific first, then global).
+
+        Only secrets the ``--actor`` sees take part: one out of its sight gets the very
+        message of a missing key (SPEC §9). Without ``--env``, an actor limited to one
+        environment looks in that one (as the API does).
+        """
         key, env = options["key"], options.get("env")
-        self.check_envs(workspace, [env])
+        reach = self.reach(workspace, options)
+        self.check_envs(workspace, [env], options, codename)
+        if env is None:
+            env = reach.default_env(codename)
         try:
             secret = services.find_secret(workspace, key, env, actor=self.actor(options))
         except Secret.DoesNotExist:
-            where = f" serving environment {env!r}" if env else ""
+            where = f" serving environment {env!r}" if options.get("env") else ""
             raise CommandError(f"no secret {key!r}{where} in workspace {workspace.slug!r}.") from None
         except AmbiguousSecretError:
             raise CommandError(

@@ -36,7 +36,9 @@ def register(commands: Subcommands) -> None:
     sub.add_argument("--scope", action="append", default=[], metavar="TAG", help="reachable app tag")
     sub.add_argument("--write", action="store_true", help="allow writes (default: read-only)")
     sub.add_argument("--expires", metavar="WHEN", help="30d, 12h, 15m, 2w, 1y, Unix seconds, ISO 8601")
-    sub = tokens.add("list", "List service tokens (never their secrets).", handle_list, commands.workspace)
+    sub = tokens.add(
+        "list", "List service tokens (never their secrets).", handle_list, *commands.in_workspace
+    )
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = tokens.add(
         "revoke", "Revoke a service token at once, for good.", handle_revoke, *commands.in_workspace
@@ -66,7 +68,7 @@ def handle_create(session: Session, options: Options) -> None:
 
 
 def handle_list(session: Session, options: Options) -> None:
-    workspace = session.workspace(options)
+    workspace = session.workspace(options, "view_servicetoken")
     tokens = ServiceToken.objects.filter(workspace=workspace).prefetch_related("envs").order_by("-created_at")
     if options["json"]:
         session.stdout.write(json.dumps([token_metadata(t) for t in tokens], indent=2))
@@ -96,7 +98,8 @@ def handle_list(session: Session, options: Options) -> None:
 
 
 def handle_revoke(session: Session, options: Options) -> None:
-    workspace = session.workspace(options)
+    # Required before the lookup: whether a token id exists is not told to those who cannot revoke.
+    workspace = session.workspace(options, "revoke_servicetoken")
     given: str = options["token_id"].strip()
     # A pasted raw token works too; it is never echoed back.
     parsed = crypto.parse_token(given, vault_settings.TOKEN_PREFIX)

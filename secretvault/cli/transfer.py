@@ -47,7 +47,7 @@ def register(commands: Subcommands) -> None:
 def resolved(session: Session, options: Options) -> dict[str, str]:
     """``{key: value}`` that ``--env`` (and ``--scope``) resolve to; the read is audited."""
     workspace = session.workspace(options)
-    session.check_envs(workspace, [options["env"]])
+    session.check_envs(workspace, [options["env"]], options, "reveal_secret")
     return services.load(workspace, env=options["env"], scope=options["scope"], actor=session.actor(options))
 
 
@@ -74,7 +74,9 @@ def handle_export(session: Session, options: Options) -> None:
 def handle_import(session: Session, options: Options) -> None:
     workspace = session.workspace(options)
     actor = session.actor(options)
-    envs = session.check_envs(workspace, [options["env"]])
+    envs = session.check_envs(workspace, [options["env"]], options, "add_secret")
+    # Refused as a whole before the file is read, let alone planned (SPEC §9).
+    bulk.check_import_reach(workspace, envs, actor)
     values = parse_import(session, options)
 
     def progress(done: int, total: int) -> None:
