@@ -181,6 +181,20 @@ class Reach:
         if envs is not None and env not in envs.slugs:
             raise AccessDeniedError(f"{self.who} cannot reach environment {env!r}.")
 
+    def check_named_envs(self, slugs: object, codename: str) -> None:
+        """``AccessDeniedError`` for a named environment outside ``codename``'s reach.
+
+        Asked before the names are looked up: a principal restricted to some environments
+        gets the same answer for an environment it cannot reach whether or not it exists
+        (SPEC §9), where an unrestricted one learns of an unknown slug (a ``ValidationError``
+        later). Anything but a list of strings is left to that validation.
+        """
+        if not self.env_restricted(codename) or not isinstance(slugs, (list, tuple)):
+            return
+        for slug in slugs:
+            if isinstance(slug, str):
+                self.check_env(slug, codename)
+
     def check_scope(self, tags: Iterable[str]) -> None:
         outside = sorted(set(tags) - self.scope) if self.scope is not None else []
         if outside:

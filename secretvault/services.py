@@ -401,7 +401,14 @@ def create_secret(
     actor: Actor | None = None,
     action: str = VersionAction.CREATE,
 ) -> Secret:
-    """Create a secret with version 1. ``envs`` are environment slugs."""
+    """Create a secret with version 1. ``envs`` are environment slugs.
+
+    Raises ``AccessDeniedError`` when ``actor`` may not write there (an environment out of
+    its reach is refused before environments are looked up: ``Reach.check_named_envs``),
+    ``ValidationError`` for bad input, ``DuplicateKeyError`` for a key taken there.
+    """
+    reach = _reach(workspace, actor)
+    reach.check_named_envs(envs, "add_secret")
     meta = _field_errors(
         {
             "key": lambda: validate_key(key),
@@ -416,7 +423,6 @@ def create_secret(
             ),
         }
     )
-    reach = _reach(workspace, actor)
     reach.check_write([env.slug for env in meta["envs"]], meta["scope"], "add_secret")
     reach.check_reshape(creating=True)
     with transaction.atomic():
@@ -469,6 +475,9 @@ def update_secret(
     makes it a check-and-set (``VersionMismatchError`` when it is stale).
     """
     workspace = secret.workspace
+    reach = _reach(workspace, actor)
+    if envs is not UNSET:
+        reach.check_named_envs(envs, "change_secret")
     checks = _metadata_checks(
         workspace,
         description=description,
@@ -480,7 +489,6 @@ def update_secret(
     if value is not UNSET:
         checks["value"] = lambda: validate_value(value)
     meta = _field_errors(checks)
-    reach = _reach(workspace, actor)
     reach.check_secret(secret, "change_secret")
     old_envs, old_scope = secret.env_slugs(), list(secret.scope or [])
     new_envs = [env.slug for env in meta["envs"]] if "envs" in meta else old_envs

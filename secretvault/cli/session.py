@@ -146,10 +146,7 @@ class Session:
         ``check_env``); otherwise an unknown slug is a ``ValidationError``.
         """
         wanted = sorted({slug for slug in slugs if slug})
-        reach = self.reach(workspace, options)
-        if reach.env_restricted(codename):
-            for slug in wanted:
-                reach.check_env(slug, codename)
+        self.reach(workspace, options).check_named_envs(wanted, codename)
         services.environments_by_slug(workspace, wanted)
         return wanted
 

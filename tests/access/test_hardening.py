@@ -14,7 +14,7 @@ from secretvault import services
 from secretvault.audit import Actor
 from secretvault.errors import AccessDeniedError
 from secretvault.models import Secret, ServiceToken
-from tests.api.conftest import ws_url
+from tests.api.conftest import _client, ws_url
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +242,32 @@ def test_an_invisible_override_does_not_hide_the_visible_global(
     _token, client = token_client(scope=["web"])
     response = client.get(url("K", "reveal") + "?env=prd")
     assert response.status_code == 200 and response.json()["value"] == "global-value"
+
+
+# -- an environment out of reach answers alike whether it exists or not --------------------
+
+
+@pytest.mark.parametrize("via_token", [False, True])
+def test_env_out_of_reach_answers_like_a_missing_one(
+    workspace, dev, prd, make_secret, member, make_token, via_token
+):
+    """A principal restricted to ``dev`` names ``prd`` (exists) or ``qa`` (does not): one answer.
+
+    Before, the unknown one was a 400 "Unknown environment(s)" and the existing one a 403.
+    """
+    secret = make_secret("D", "d-value", envs=["dev"])
+    if via_token:
+        _token, raw = make_token(envs=["dev"], can_write=True)
+        client = _client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    else:
+        _user, client = member("developer", ["dev"])
+    answers = {}
+    for slug in ("prd", "qa"):
+        created = client.post(
+            ws_url("acme", "secrets"), {"key": "N", "value": "n", "envs": [slug]}, format="json"
+        )
+        moved = client.patch(url("D"), {"envs": [slug]}, format="json")
+        answers[slug] = [(r.status_code, str(r.json()).replace(slug, "X")) for r in (created, moved)]
+    assert answers["prd"] == answers["qa"]
+    assert answers["prd"][0][0] == answers["prd"][1][0] == 403
+    assert not Secret.objects.filter(key="N").exists() and secret.env_slugs() == ["dev"]
