@@ -213,7 +213,7 @@ def environments_by_slug(workspace: Workspace, slugs: Iterable[str]) -> list[Env
     unknown = [slug for slug in wanted if slug not in found]
     if unknown:
         raise ValidationError(
-            f"Unknown environment(s) in workspace {workspace.slug!r}: {', '.join(unknown)}.",
+            f"Unknown environment(s) in workspace {workspace.slug!r}: {', '.join(map(repr, unknown))}.",
             code="unknown_env",
         )
     return [found[slug] for slug in wanted]

@@ -336,7 +336,7 @@ def test_set_errors_write_nothing(
     before = snapshot()
     cases = {
         ("set", "1BAD", "v", "-w", "acme"): "secretvault: error: key: Use letters",
-        ("set", "K", "v", "-w", "acme", "--env", "qa"): "Unknown environment(s) in workspace 'acme': qa.",
+        ("set", "K", "v", "-w", "acme", "--env", "qa"): "Unknown environment(s) in workspace 'acme': 'qa'.",
         ("set", "K", "v", "-w", "acme", "--scope", "bad tag"): "scope: Scope tags use",
         ("set", "K", "v", "-w", "acme", "--expires", "soon"): "--expires: 'soon' is not an expiry",
         ("set", "K", "v", "-w", "acme", "--expires", "1500000000"): "is not in the future",
@@ -401,7 +401,7 @@ def test_list_filters(cli: Cli, populated: dict[str, Secret]) -> None:
     assert (
         cli("list", "-w", "acme", "--env", "qa")
         .error()
-        .endswith("Unknown environment(s) in workspace 'acme': qa.")
+        .endswith("Unknown environment(s) in workspace 'acme': 'qa'.")
     )
 
 
@@ -1137,3 +1137,14 @@ def test_manage_py_generate_key_needs_no_key_and_no_database(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     crypto.parse_master_key(result.stdout.splitlines()[-1])
     assert not database.exists()
+
+
+def test_unusable_names_are_shown_quoted_and_scope_filters_checked(cli, workspace, dev, make_secret):
+    """A name with a line break is shown escaped (not as 'dev ' on two lines); a bad --scope is refused."""
+    make_secret("A", "a", envs=["dev"])
+    for argv in (("list", "-w", "acme", "--env", "dev\n"), ("reveal", "A", "-w", "acme", "--env", "d\nev")):
+        error = cli(*argv).error()
+        assert "\n" not in error.rstrip("\n") and ("'dev\\n'" in error or "'d\\nev'" in error), error
+    for sub in (("list",), ("export", "--env", "dev"), ("run", "--env", "dev")):
+        result = cli(*sub, "-w", "acme", "--scope", "a\x00")
+        assert result.code == 2 and "is not a scope tag" in result.err, result.err

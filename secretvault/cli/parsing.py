@@ -13,7 +13,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandParser
+
+from secretvault.validators import validate_scope_tag
 
 from .session import Options, Session
 
@@ -100,6 +103,17 @@ class OptionsAnywhereParser(CommandParser):
             # which no real command-line argument can contain.
             return [*options, "--", *(_DASHES if arg == "--" else arg for arg in [*positionals, *rest])]
         return options
+
+
+def scope_tag(text: str) -> str:
+    """An argparse ``type`` for a ``--scope TAG`` filter: the tag rule of every door (SPEC §1)."""
+    try:
+        validate_scope_tag(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]!r} is not a scope tag: {validate_scope_tag.message}"
+        ) from None
+    return text
 
 
 def django_options() -> argparse.ArgumentParser:

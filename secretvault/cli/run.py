@@ -38,7 +38,7 @@ from secretvault.models import Secret, Workspace
 from secretvault_client import childenv, process
 from secretvault_client.cli import add_run_options
 
-from .parsing import Subcommands
+from .parsing import Subcommands, scope_tag
 from .session import Options, Session
 
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -49,7 +49,7 @@ def register(commands: Subcommands) -> None:
         "run", "Run COMMAND with the resolved secrets in its environment.", handle_run, *commands.in_workspace
     )
     sub.add_argument("--env", required=True)
-    sub.add_argument("--scope", metavar="TAG", help="only what an app tagged TAG sees")
+    sub.add_argument("--scope", type=scope_tag, metavar="TAG", help="only what an app tagged TAG sees")
     add_run_options(sub)
     sub.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 

@@ -26,7 +26,7 @@ from .output import (
     version_metadata,
     when,
 )
-from .parsing import Subcommands
+from .parsing import Subcommands, scope_tag
 from .session import Options, Session, expiry, secrets_with_envs
 
 
@@ -55,7 +55,7 @@ def register(commands: Subcommands) -> None:
 
     sub = commands.add("list", "List secrets (metadata only).", handle_list, *in_ws)
     sub.add_argument("--env", help="global secrets and those of this environment")
-    sub.add_argument("--scope", metavar="TAG", help="unscoped secrets and those tagged TAG")
+    sub.add_argument("--scope", type=scope_tag, metavar="TAG", help="unscoped secrets and those tagged TAG")
     sub.add_argument("--state", choices=["active", "expired", "revoked"])
     sub.add_argument("--json", action="store_true", help="print JSON")
 

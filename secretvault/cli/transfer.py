@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from secretvault import bulk, dotenv, services
 from secretvault.validators import validate_key, validate_value
 
-from .parsing import Subcommands
+from .parsing import Subcommands, scope_tag
 from .session import Options, Session
 
 
@@ -28,7 +28,7 @@ def register(commands: Subcommands) -> None:
         "export", "Print the secrets an environment resolves to.", handle_export, *commands.in_workspace
     )
     sub.add_argument("--env", required=True)
-    sub.add_argument("--scope", metavar="TAG", help="only what an app tagged TAG sees")
+    sub.add_argument("--scope", type=scope_tag, metavar="TAG", help="only what an app tagged TAG sees")
     sub.add_argument("--format", choices=["dotenv", "json"], default="dotenv")
 
     sub = commands.add(
