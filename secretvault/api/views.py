@@ -35,6 +35,7 @@ from secretvault.access import Reach
 from secretvault.api import schema as api_schema
 from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import SecretFilterSet
+from secretvault.api.negotiation import VaultContentNegotiation
 from secretvault.api.pagination import VaultPagination
 from secretvault.api.parameters import check_query_names
 from secretvault.api.permissions import VaultPermission, request_principal, request_token
@@ -159,6 +160,7 @@ class VaultAPIView(GenericViewSet):
     permission_classes = [VaultPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = VaultContentNegotiation
     pagination_class = VaultPagination
     filter_backends: list[Any] = []
     metadata_class = None
