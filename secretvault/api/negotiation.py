@@ -10,6 +10,7 @@ format suffix or a view with several renderers goes through DRF unchanged (406 a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -20,9 +21,10 @@ class VaultContentNegotiation(DefaultContentNegotiation):
     """``DefaultContentNegotiation`` with the answer for a lone renderer and a plain ``Accept``."""
 
     def select_renderer(
-        self, request: Any, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
         """``(renderer, media type)``, as DRF would choose them (``tests/api/test_negotiation.py``)."""
+        renderers = list(renderers)
         if len(renderers) == 1 and not format_suffix:
             override = self.settings.URL_FORMAT_OVERRIDE
             if not override or override not in request.query_params:
