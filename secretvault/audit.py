@@ -37,7 +37,9 @@ class Actor:
     remote_addr: str | None = None
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> Actor:
+    def from_request(cls, request: HttpRequest, *, with_address: bool = True) -> Actor:
+        """The request's actor; ``with_address=False`` skips the client address (for ``label``
+        alone: a 304 names its caller in the ETag and records nothing)."""
         from secretvault.models import ServiceToken
 
         auth = getattr(request, "auth", None)
@@ -45,7 +47,7 @@ class Actor:
         token = auth if isinstance(auth, ServiceToken) else None
         if token is not None or user is None or not user.is_authenticated:
             user = None
-        return cls(user=user, token=token, remote_addr=client_address(request))
+        return cls(user=user, token=token, remote_addr=client_address(request) if with_address else None)
 
     @property
     def label(self) -> str:

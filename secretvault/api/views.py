@@ -400,12 +400,13 @@ class WorkspaceViewSet(VaultAPIView):
             else:
                 scope = sorted(reach.scope)
 
-        actor = self.actor()
-        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
+        label = Actor.from_request(request, with_address=False).label
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
             # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        actor = self.actor()
         resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
         services.record_load(workspace, resolved, env=env, actor=actor)
