@@ -132,16 +132,27 @@ def _append(workspace: Workspace, events: list[AuditEvent]) -> None:
     workspace, most appends), that moves no row, and the slot is taken by an
     increment that returns the committed head (``_take_slot``): no retry loop,
     however many workers append. The head's digest is then set and the event
-    inserted by the same written statement (one more round trip, not three).
+    inserted by the same written statement (one more round trip, not three). On
+    PostgreSQL outside a transaction (a ``load``), a compare-and-set that succeeds is
+    the whole transaction: no ``BEGIN``/``COMMIT`` around it.
     """
     from secretvault.models import WorkspaceHead
 
     mac_key = workspace.audit_key()
     bump = sum(1 for event in events if event.action not in READ_ACTIONS)
     writer = _ChainAppend.get() if len(events) == 1 else None
+    cached = _chain_heads.get(workspace.pk)
     try:
+        if cached is not None and writer is not None and writer.is_own_transaction():
+            # PostgreSQL outside any transaction (a load): the one statement commits by itself,
+            # and the head row is locked only while it runs. No BEGIN/COMMIT round trip.
+            sequence, digest, detail_json = _link_one(mac_key, events[0], cached)
+            seal = head_seal(mac_key, sequence, digest)
+            if writer.append(cached[0], bump, seal, events[0], detail_json):
+                _remember_head_on_commit(workspace.pk, (sequence, digest))  # committed: at once
+                return
+            cached = None  # moved elsewhere: take the slot below
         with transaction.atomic(savepoint=False):
-            cached = _chain_heads.get(workspace.pk)
             written = False
             if cached is not None and writer is not None:
                 sequence, digest, detail_json = _link_one(mac_key, events[0], cached)
@@ -269,6 +280,12 @@ class _ChainAppend:
         values = ", ".join("%s" for _ in fields)
         insert = f"INSERT INTO {q(event.db_table)} ({columns}) VALUES ({values})"  # noqa: S608 - quoted names from _meta; values are parameters
         return cls(alias, move, insert, combined=False)
+
+    def is_own_transaction(self) -> bool:
+        """Whether ``append`` alone would be a whole transaction: one statement (PostgreSQL)
+        on a connection in autocommit, outside any ``atomic`` block."""
+        connection = connections[self.alias]
+        return self.combined and connection.get_autocommit() and not connection.in_atomic_block
 
     def append(self, previous: int, bump: int, seal: str, event: AuditEvent, detail_json: str) -> bool:
         """Move the head from sequence ``previous`` to ``event`` and insert ``event``

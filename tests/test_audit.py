@@ -413,3 +413,31 @@ def test_a_written_append_behind_a_moved_head_inserts_nothing_and_falls_back(wor
     assert not AuditEvent.objects.filter(workspace=workspace, sequence__isnull=True).exists()
     report = verify_chain(workspace)
     assert report.ok, report.problems
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_outside_a_transaction_appends_in_one_statement_of_its_own(
+    workspace, make_secret, monkeypatch
+):
+    """PostgreSQL, autocommit, committed head cached: the compare-and-set-and-insert is the whole
+    transaction (no atomic block, so no BEGIN/COMMIT round trip); the chain stays whole."""
+    from secretvault import audit
+
+    make_secret("K", "v1")
+    assert workspace.pk in audit._chain_heads
+
+    def no_atomic(*args, **kwargs):
+        raise AssertionError("the append opened a transaction")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(audit.transaction, "atomic", no_atomic)
+        services.load(workspace)
+        services.load(workspace)
+    stale = audit._chain_heads[workspace.pk]
+    services.load(workspace)
+    audit._chain_heads[workspace.pk] = stale  # another worker appended since: the slot path
+    services.load(workspace)
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert report.checked == AuditEvent.objects.filter(workspace=workspace).count()
