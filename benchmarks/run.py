@@ -430,6 +430,29 @@ def check(results: dict[str, Any]) -> list[str]:
     return problems
 
 
+def budgets(results: dict[str, Any], vendor: str) -> dict[str, dict[str, Any]]:
+    """The time budgets of SPEC §14 beside the figures: ``{name: {value, limit, op, met}}``.
+
+    Reported, never enforced (times are not asserted; ``check`` enforces counts only).
+    A figure the run did not take (served throughput in a quick run) has ``value``
+    and ``met`` ``None``.
+    """
+    load = results.get("load_vs_plain_drf") or {}
+    wanted: list[tuple[str, Any, str, float]] = [
+        ("auth_vs_drf_token", results.get("auth_vs_drf_token"), "<=", 1.0),
+        ("load_vs_plain_drf[10]", load.get("10"), "<=", 1.0),
+        ("load_vs_plain_drf[100]", load.get("100"), "<=", 1.0),
+        ("load_vs_plain_drf[1000]", load.get("1000"), "<=", 0.7 if vendor == "sqlite" else 1.0),
+        ("revalidate_vs_plain_drf", results.get("revalidate_vs_plain_drf"), "<=", 0.5),
+        ("served_load_vs_plain_drf", results.get("served_load_vs_plain_drf"), ">=", 0.8),
+    ]
+    report = {}
+    for name, value, op, limit in wanted:
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        report[name] = {"value": value, "limit": limit, "op": op, "met": met}
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -470,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "quick": args.quick,
     }
+    results["budgets"] = budgets(results, connection.vendor)
+    for name, budget in results["budgets"].items():
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[budget["met"]]
+        log(f"budget {name} {budget['op']} {budget['limit']}: {budget['value']} ({verdict})")
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     problems = check(results)

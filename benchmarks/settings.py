@@ -25,6 +25,8 @@ DATABASES = {
         default="sqlite:///" + os.path.join(tempfile.gettempdir(), "secretvault-bench.sqlite3"),
     )
 }
+# Persistent connections for the served benchmark's workers when asked (BENCH_CONN_MAX_AGE seconds).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("BENCH_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

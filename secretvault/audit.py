@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.core.signals import setting_changed
-from django.db import IntegrityError, connections, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import F, signals
 
 from secretvault import crypto
 from secretvault.conf import SETTING_NAME
@@ -37,7 +37,9 @@ class Actor:
     remote_addr: str | None = None
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> Actor:
+    def from_request(cls, request: HttpRequest, *, with_address: bool = True) -> Actor:
+        """The request's actor; ``with_address=False`` skips the client address (for ``label``
+        alone: a 304 names its caller in the ETag and records nothing)."""
         from secretvault.models import ServiceToken
 
         auth = getattr(request, "auth", None)
@@ -45,7 +47,7 @@ class Actor:
         token = auth if isinstance(auth, ServiceToken) else None
         if token is not None or user is None or not user.is_authenticated:
             user = None
-        return cls(user=user, token=token, remote_addr=client_address(request))
+        return cls(user=user, token=token, remote_addr=client_address(request) if with_address else None)
 
     @property
     def label(self) -> str:
@@ -124,44 +126,79 @@ def _append(workspace: Workspace, events: list[AuditEvent]) -> None:
     The head row's lock is the chain slot: taken by the first statement below and
     held to the caller's commit (the caller's last step). With the head this
     process last committed, one compare-and-set both takes the slot and moves the
-    head (two statements in all, with the insert). When another process appended
-    since, that moves no row, and the slot is taken by an increment that returns
-    the committed head (``_take_slot``): no retry loop, however many workers append.
+    head, and the event is inserted behind it: on PostgreSQL both in one statement
+    (``_ChainAppend``), on SQLite two, written once rather than built by the ORM per
+    request. When another process appended since (with several workers serving a
+    workspace, most appends), that moves no row, and the slot is taken by an
+    increment that returns the committed head (``_take_slot``): no retry loop,
+    however many workers append. The head's digest is then set and the event
+    inserted by the same written statement (one more round trip, not three). On
+    PostgreSQL outside a transaction (a ``load``), a compare-and-set that succeeds is
+    the whole transaction: no ``BEGIN``/``COMMIT`` around it.
     """
-    from secretvault.models import AuditEvent, WorkspaceHead
+    from secretvault.models import WorkspaceHead
 
     mac_key = workspace.audit_key()
     bump = sum(1 for event in events if event.action not in READ_ACTIONS)
-    with transaction.atomic(savepoint=False):
-        cached = _chain_heads.get(workspace.pk)
-        moved = False
-        if cached is not None:
-            sequence, digest = _link(mac_key, events, cached)
-            moved = bool(
-                WorkspaceHead.objects.filter(workspace_id=workspace.pk, sequence=cached[0]).update(
-                    sequence=sequence,
-                    digest=digest,
-                    seal=head_seal(mac_key, sequence, digest),
-                    revision=F("revision") + bump,
+    writer = _ChainAppend.get() if len(events) == 1 else None
+    cached = _chain_heads.get(workspace.pk)
+    try:
+        if cached is not None and writer is not None and writer.is_own_transaction():
+            # PostgreSQL outside any transaction (a load): the one statement commits by itself,
+            # and the head row is locked only while it runs. No BEGIN/COMMIT round trip.
+            sequence, digest, detail_json = _link_one(mac_key, events[0], cached)
+            seal = head_seal(mac_key, sequence, digest)
+            if writer.append(cached[0], bump, seal, events[0], detail_json):
+                _remember_head_on_commit(workspace.pk, (sequence, digest))  # committed: at once
+                return
+            cached = None  # moved elsewhere: take the slot below
+        with transaction.atomic(savepoint=False):
+            written = False
+            if cached is not None and writer is not None:
+                sequence, digest, detail_json = _link_one(mac_key, events[0], cached)
+                seal = head_seal(mac_key, sequence, digest)
+                written = writer.append(cached[0], bump, seal, events[0], detail_json)
+            elif cached is not None:
+                sequence, digest = _link(mac_key, events, cached)
+                written = bool(
+                    WorkspaceHead.objects.filter(workspace_id=workspace.pk, sequence=cached[0]).update(
+                        sequence=sequence,
+                        digest=digest,
+                        seal=head_seal(mac_key, sequence, digest),
+                        revision=F("revision") + bump,
+                    )
                 )
-            )
-        if not moved:
-            previous = _take_slot(workspace, mac_key, len(events), bump)
-            sequence, digest = _link(mac_key, events, previous)
-            WorkspaceHead.objects.filter(workspace_id=workspace.pk).update(
-                digest=digest, seal=head_seal(mac_key, sequence, digest)
-            )
-        try:
-            if len(events) == 1:
-                events[0].save(force_insert=True)
-            else:
-                AuditEvent.objects.bulk_create(events)
-        except IntegrityError:
-            raise SecretVaultError(
-                f"The audit chain head of workspace {workspace.slug!r} is behind its events; "
-                "run 'audit verify'."
-            ) from None
+                if written:
+                    _insert(events)
+            if not written:
+                # Another process appended since (or nothing is cached): take the slot from the
+                # committed head, then set the head's digest and insert behind it.
+                previous = _take_slot(workspace, mac_key, len(events), bump)
+                if writer is not None:
+                    sequence, digest, detail_json = _link_one(mac_key, events[0], previous)
+                    seal = head_seal(mac_key, sequence, digest)
+                    if not writer.append(sequence, 0, seal, events[0], detail_json):  # pragma: no cover
+                        raise SecretVaultError(f"The audit chain slot of {workspace.slug!r} was lost.")
+                else:
+                    sequence, digest = _link(mac_key, events, previous)
+                    WorkspaceHead.objects.filter(workspace_id=workspace.pk).update(
+                        digest=digest, seal=head_seal(mac_key, sequence, digest)
+                    )
+                    _insert(events)
+    except IntegrityError:
+        raise SecretVaultError(
+            f"The audit chain head of workspace {workspace.slug!r} is behind its events; run 'audit verify'."
+        ) from None
     _remember_head_on_commit(workspace.pk, (sequence, digest))
+
+
+def _insert(events: list[AuditEvent]) -> None:
+    from secretvault.models import AuditEvent
+
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        AuditEvent.objects.bulk_create(events)
 
 
 def _link(mac_key: bytes, events: list[AuditEvent], head: tuple[int, str]) -> tuple[int, str]:
@@ -172,6 +209,124 @@ def _link(mac_key: bytes, events: list[AuditEvent], head: tuple[int, str]) -> tu
         event.sequence = sequence
         event.chain_digest = digest = crypto.chain_digest(mac_key, digest, event.chain_message())
     return sequence, digest
+
+
+def _link_one(mac_key: bytes, event: AuditEvent, head: tuple[int, str]) -> tuple[int, str, str]:
+    """``_link`` of one event; also returns the canonical JSON of its detail (for its column)."""
+    event.sequence = head[0] + 1
+    message, detail_json = event.chain_message_and_detail()
+    event.chain_digest = crypto.chain_digest(mac_key, head[1], message)
+    return event.sequence, event.chain_digest, detail_json
+
+
+class _ChainAppend:
+    """One event's append as SQL written once per database: the head's compare-and-set
+    and the event's insert (issue #14.1).
+
+    Built by the ORM, the two statements cost more to compile than to run on every
+    audited request. On PostgreSQL they are one statement (``WITH moved AS (UPDATE
+    … RETURNING 1) INSERT … SELECT … FROM moved``: the event is inserted exactly
+    when the head moved), one round trip instead of two; on SQLite two. Values are
+    prepared by the model's own fields, except ``detail``, whose canonical JSON was
+    already encoded for the chain message. ``post_save`` is sent when anyone listens,
+    as ``save()`` would.
+    """
+
+    _built: ClassVar[dict[str, _ChainAppend | None]] = {}
+
+    def __init__(self, alias: str, move_sql: str, insert_sql: str, combined: bool) -> None:
+        self.alias = alias
+        self.move_sql = move_sql
+        self.insert_sql = insert_sql
+        self.combined = combined
+
+    @classmethod
+    def get(cls) -> _ChainAppend | None:
+        """The writer for the audit tables' database, or ``None`` (another vendor, or the
+        head and the events on different databases): then the ORM does it."""
+        from secretvault.models import AuditEvent, WorkspaceHead
+
+        alias = router.db_for_write(AuditEvent)
+        if router.db_for_write(WorkspaceHead) != alias:
+            return None
+        if alias not in cls._built:
+            connection = connections[alias]
+            cls._built[alias] = cls._build(alias, connection) if connection.vendor in _SQL_VENDORS else None
+        return cls._built[alias]
+
+    @classmethod
+    def _build(cls, alias: str, connection: Any) -> _ChainAppend:
+        from secretvault.models import AuditEvent, WorkspaceHead
+
+        q = connection.ops.quote_name
+        head, event = WorkspaceHead._meta, AuditEvent._meta
+        column = {name: q(name) for name in ("sequence", "digest", "seal")}  # as in _take_slot
+        revision = q("revision")
+        move = (
+            f"UPDATE {q(head.db_table)} SET {column['sequence']} = %s, {column['digest']} = %s,"  # noqa: S608 - quoted names from _meta; values are parameters
+            f" {column['seal']} = %s, {revision} = {revision} + %s"
+            f" WHERE {q(cast(str, head.pk.column))} = %s AND {column['sequence']} = %s"
+        )
+        fields = event.concrete_fields
+        columns = ", ".join(q(cast(str, field.column)) for field in fields)
+        if connection.vendor == "postgresql":
+            # INSERT … SELECT types its values from the select list: cast each to its column's type.
+            values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+            insert = (
+                f"WITH moved AS ({move} RETURNING 1)"  # noqa: S608 - quoted names from _meta; values are parameters
+                f" INSERT INTO {q(event.db_table)} ({columns}) SELECT {values} FROM moved"
+            )
+            return cls(alias, move, insert, combined=True)
+        values = ", ".join("%s" for _ in fields)
+        insert = f"INSERT INTO {q(event.db_table)} ({columns}) VALUES ({values})"  # noqa: S608 - quoted names from _meta; values are parameters
+        return cls(alias, move, insert, combined=False)
+
+    def is_own_transaction(self) -> bool:
+        """Whether ``append`` alone would be a whole transaction: one statement (PostgreSQL)
+        on a connection in autocommit, outside any ``atomic`` block."""
+        connection = connections[self.alias]
+        return self.combined and connection.get_autocommit() and not connection.in_atomic_block
+
+    def append(self, previous: int, bump: int, seal: str, event: AuditEvent, detail_json: str) -> bool:
+        """Move the head from sequence ``previous`` to ``event`` and insert ``event``
+        (already linked: ``sequence``, ``chain_digest``); ``False`` (nothing written)
+        when the head is no longer at ``previous``."""
+        from secretvault.models import AuditEvent, WorkspaceHead
+
+        connection = connections[self.alias]
+        head_pk = WorkspaceHead._meta.pk.get_db_prep_value(event.workspace_id, connection)
+        move = [event.sequence, event.chain_digest, seal, bump, head_pk, previous]
+        values = [
+            detail_json
+            if field.attname == "detail"
+            else field.get_db_prep_save(getattr(event, field.attname), connection)
+            for field in AuditEvent._meta.concrete_fields
+        ]
+        with connection.cursor() as cursor:
+            if self.combined:
+                cursor.execute(self.insert_sql, move + values)
+                if cursor.rowcount != 1:
+                    return False
+            else:
+                cursor.execute(self.move_sql, move)
+                if cursor.rowcount != 1:
+                    return False
+                cursor.execute(self.insert_sql, values)
+        event._state.adding = False
+        event._state.db = self.alias
+        if signals.post_save.has_listeners(AuditEvent):
+            signals.post_save.send(
+                sender=AuditEvent,
+                instance=event,
+                created=True,
+                update_fields=None,
+                raw=False,
+                using=self.alias,
+            )
+        return True
+
+
+_SQL_VENDORS = ("postgresql", "sqlite")
 
 
 def _take_slot(workspace: Workspace, mac_key: bytes, count: int, bump: int) -> tuple[int, str]:

@@ -173,10 +173,27 @@ class SecretQuerySet(ExpiringQuerySet):
             rows = self._resolve_rows(workspace.pk, now, env, tags)
         # Rows come globals first within each key, so an environment-specific one lands last and wins.
         make = tuple.__new__  # a NamedTuple without its keyword-handling __new__: this runs per secret
-        return {
-            key: make(ResolvedSecret, (key, _uuid_bytes(raw_id), version, bool(is_global), bytes(ciphertext)))
-            for key, raw_id, version, is_global, ciphertext in rows
-        }
+        rows = list(rows)
+        try:  # the id as each driver gives it, converted inline: this runs per secret
+            if rows and isinstance(rows[0][1], uuid.UUID):  # PostgreSQL
+                return {
+                    key: make(
+                        ResolvedSecret, (key, raw_id.bytes, version, bool(is_global), bytes(ciphertext))
+                    )
+                    for key, raw_id, version, is_global, ciphertext in rows
+                }
+            fromhex = bytes.fromhex  # SQLite: 32 hex digits
+            return {
+                key: make(ResolvedSecret, (key, fromhex(raw_id), version, bool(is_global), bytes(ciphertext)))
+                for key, raw_id, version, is_global, ciphertext in rows
+            }
+        except (AttributeError, TypeError, ValueError):  # another form: the general conversion
+            return {
+                key: make(
+                    ResolvedSecret, (key, _uuid_bytes(raw_id), version, bool(is_global), bytes(ciphertext))
+                )
+                for key, raw_id, version, is_global, ciphertext in rows
+            }
 
     def _resolve_rows(
         self, workspace_pk: Any, now: dt.datetime, env: str | None, tags: list[str] | None

@@ -491,7 +491,19 @@ class AuditEvent(models.Model):
 
     def chain_message(self) -> bytes:
         """The canonical bytes the chain HMAC covers: every field but the digest itself."""
-        return json.dumps(
+        return self.chain_message_and_detail()[0]
+
+    def chain_message_and_detail(self) -> tuple[bytes, str]:
+        """``chain_message()`` and the canonical JSON of ``detail`` inside it (``str``).
+
+        The message is the compact, key-sorted JSON list of the fields; ``detail`` is
+        encoded once and spliced in, so that an append can store the same text in its
+        column instead of encoding the detail (a ``load``'s versions map: one entry
+        per secret) a second time. The bytes are those of ``json.dumps`` of the whole
+        list (``tests/test_audit.py`` checks it).
+        """
+        compact = (",", ":")
+        fields = json.dumps(
             [
                 self.sequence,
                 str(self.workspace_id),
@@ -502,12 +514,13 @@ class AuditEvent(models.Model):
                 self.username,
                 self.token_id,
                 self.remote_addr,
-                self.detail,
-                self.created_at.astimezone(dt.timezone.utc).isoformat(),
             ],
             sort_keys=True,
-            separators=(",", ":"),
-        ).encode("utf-8")
+            separators=compact,
+        )
+        detail = json.dumps(self.detail, sort_keys=True, separators=compact)
+        created = json.dumps(self.created_at.astimezone(dt.timezone.utc).isoformat())
+        return f"{fields[:-1]},{detail},{created}]".encode(), detail
 
 
 class MemberRole(models.TextChoices):

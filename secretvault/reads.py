@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 from collections.abc import Iterable, Mapping
 
 from django.views.decorators.debug import sensitive_variables
@@ -108,6 +109,14 @@ def load_etag(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+_DECRYPT_ITEM = operator.itemgetter(
+    ResolvedSecret._fields.index("key"),
+    ResolvedSecret._fields.index("current_ciphertext"),
+    ResolvedSecret._fields.index("id_bytes"),
+    ResolvedSecret._fields.index("current_version"),
+)
+
+
 @sensitive_variables()
 def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, ResolvedSecret]) -> dict[str, str]:
     """Decrypt what ``Secret.objects.resolve()`` returned, with one data-key lookup.
@@ -119,10 +128,8 @@ def decrypt_resolved(workspace: Workspace, resolved: Mapping[str, ResolvedSecret
             workspace.cipher(),
             workspace.data_key_id,
             workspace.id,
-            (
-                (key, entry.current_ciphertext, entry.id_bytes, entry.current_version)
-                for key, entry in resolved.items()
-            ),
+            # (key, ciphertext, id bytes, version) of each entry, picked in C: no Python frame per secret.
+            map(_DECRYPT_ITEM, resolved.values()),
             workspace.previous_ciphers(),
         )
     except CryptoError as exc:

@@ -307,3 +307,137 @@ def test_audit_verify_command(workspace, history, capsys):
     out = capsys.readouterr().out
     assert f"BROKEN: events {target.sequence}..{target.sequence} are missing" in out
     assert f"BROKEN: event {target.sequence + 1} (secrets.load) does not match its digest" in out
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {},
+        {"env": None, "versions": {"A": 1, "B_é": 2, "Z": 30}},
+        {"reason": 'naïve \u2603 "quoted"\n', "nested": {"b": [1, 2.5, None, True], "a": {}}},
+    ],
+)
+def test_the_spliced_chain_message_is_the_json_of_the_whole_list(workspace, detail):
+    import datetime as dt
+    import json
+
+    event = AuditEvent(
+        workspace=workspace,
+        action="secrets.load",
+        key="K",
+        version=3,
+        username="ann",
+        token_id="",
+        remote_addr="2001:db8::1",
+        detail=detail,
+        sequence=7,
+    )
+    message, detail_json = event.chain_message_and_detail()
+    whole = [
+        7,
+        str(workspace.pk),
+        "secrets.load",
+        "K",
+        3,
+        None,
+        "ann",
+        "",
+        "2001:db8::1",
+        detail,
+        event.created_at.astimezone(dt.timezone.utc).isoformat(),
+    ]
+    assert message == json.dumps(whole, sort_keys=True, separators=(",", ":")).encode()
+    assert json.loads(detail_json) == detail
+    assert event.chain_message() == message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_written_append_stores_what_the_orm_would_and_chains(workspace, make_secret, user_actor):
+    """With the committed head cached, an append is the SQL written once (``_ChainAppend``):
+    one statement on PostgreSQL, two on SQLite; the row reads back as recorded."""
+    from django.db.models.signals import post_save
+    from django.test.utils import CaptureQueriesContext
+
+    from secretvault import audit
+    from secretvault.audit import Actor
+    from secretvault.errors import SecretVaultError
+
+    make_secret("K", "v1")
+    assert workspace.pk in audit._chain_heads  # committed: the next append takes the written path
+    seen: list[AuditEvent] = []
+
+    def listener(sender, instance, created, **kwargs):
+        seen.append(instance)
+
+    actor = Actor(user=user_actor.user, remote_addr="2001:db8::7")
+    post_save.connect(listener, sender=AuditEvent)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            event = audit.record(
+                "secrets.load",
+                workspace=workspace,
+                actor=actor,
+                detail={"env": "prd", "versions": {"K": 1, "É": 2}},
+            )
+    finally:
+        post_save.disconnect(listener, sender=AuditEvent)
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT"))]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2), writes
+    assert seen == [event]
+    stored = AuditEvent.objects.get(pk=event.pk)
+    for name in ("action", "key", "version", "user_id", "username", "token_id", "remote_addr", "detail"):
+        assert getattr(stored, name) == getattr(event, name), name
+    assert stored.created_at == event.created_at
+    assert (stored.sequence, stored.chain_digest) == (event.sequence, event.chain_digest)
+    assert stored.chain_message() == event.chain_message()
+    with pytest.raises(SecretVaultError):
+        event.save()  # inserted: append-only from here on
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert audit._chain_heads[workspace.pk] == (event.sequence, event.chain_digest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_written_append_behind_a_moved_head_inserts_nothing_and_falls_back(workspace, make_secret):
+    """The compare-and-set finds the head moved elsewhere: the combined statement inserts no
+    event (no unchained row), and the append takes the slot from the committed head."""
+    from secretvault import audit
+
+    make_secret("K", "v1")
+    stale = audit._chain_heads[workspace.pk]
+    services.load(workspace)
+    audit._chain_heads[workspace.pk] = stale
+    before = AuditEvent.objects.filter(workspace=workspace).count()
+    services.load(workspace)
+    assert AuditEvent.objects.filter(workspace=workspace).count() == before + 1
+    assert not AuditEvent.objects.filter(workspace=workspace, sequence__isnull=True).exists()
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_outside_a_transaction_appends_in_one_statement_of_its_own(
+    workspace, make_secret, monkeypatch
+):
+    """PostgreSQL, autocommit, committed head cached: the compare-and-set-and-insert is the whole
+    transaction (no atomic block, so no BEGIN/COMMIT round trip); the chain stays whole."""
+    from secretvault import audit
+
+    make_secret("K", "v1")
+    assert workspace.pk in audit._chain_heads
+
+    def no_atomic(*args, **kwargs):
+        raise AssertionError("the append opened a transaction")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(audit.transaction, "atomic", no_atomic)
+        services.load(workspace)
+        services.load(workspace)
+    stale = audit._chain_heads[workspace.pk]
+    services.load(workspace)
+    audit._chain_heads[workspace.pk] = stale  # another worker appended since: the slot path
+    services.load(workspace)
+    report = verify_chain(workspace)
+    assert report.ok, report.problems
+    assert report.checked == AuditEvent.objects.filter(workspace=workspace).count()

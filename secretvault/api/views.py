@@ -34,6 +34,7 @@ from secretvault.access import Reach
 from secretvault.api import schema as api_schema
 from secretvault.api.authentication import AUTHENTICATION_CLASSES
 from secretvault.api.filters import SecretFilterSet
+from secretvault.api.negotiation import VaultContentNegotiation
 from secretvault.api.pagination import VaultPagination
 from secretvault.api.parameters import check_query_names
 from secretvault.api.parsers import VaultJSONParser
@@ -159,6 +160,7 @@ class VaultAPIView(GenericViewSet):
     permission_classes = [VaultPermission]
     parser_classes = [VaultJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = VaultContentNegotiation
     pagination_class = VaultPagination
     filter_backends: list[Any] = []
     metadata_class = None
@@ -398,12 +400,13 @@ class WorkspaceViewSet(VaultAPIView):
             else:
                 scope = sorted(reach.scope)
 
-        actor = self.actor()
-        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=actor.label)}"'
+        label = Actor.from_request(request, with_address=False).label
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
             # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        actor = self.actor()
         resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
         services.record_load(workspace, resolved, env=env, actor=actor)
