@@ -157,13 +157,24 @@ def load_target(
 ) -> tuple[str | None, str | Iterable[str] | None]:
     """The ``(env, scope)`` a load by ``actor`` resolves, once the reach rule allows it.
 
-    Raises ``AccessDeniedError`` unless the actor holds ``view_secret`` and
-    ``reveal_secret`` in ``env`` and within its scope tags (SPEC §9). Without ``env``,
-    an actor limited to one environment loads that one; without ``scope``, an actor
-    limited to scope tags loads those. ``load`` and the CLI's ``run`` (which resolves
-    and decrypts on its own, to watch for changes) both start here.
+    ``load`` and the CLI's ``run`` (which resolves and decrypts on its own, to watch for
+    changes) start here; the API's ``load`` view, which holds its caller's reach
+    already, calls ``target_within``. Raises as ``target_within`` does.
     """
-    reach = _reach(workspace, actor)
+    return target_within(_reach(workspace, actor), env, scope)
+
+
+def target_within(
+    reach: Reach, env: str | None, scope: str | Iterable[str] | None
+) -> tuple[str | None, str | Iterable[str] | None]:
+    """The ``(env, scope)`` a load within ``reach`` resolves (SPEC §9, one rule for every door).
+
+    Raises ``AccessDeniedError`` unless ``reach`` holds ``view_secret`` and
+    ``reveal_secret`` in ``env`` and within its scope tags. Without ``env``, a principal
+    limited to one environment loads that one; without ``scope``, one limited to scope
+    tags loads those. Whether ``env`` exists is the caller's to ask (an unrestricted
+    principal may name any slug; a restricted one reaches only existing environments).
+    """
     reach.require("view_secret", "reveal_secret")
     if env is not None:
         reach.check_env(env, "reveal_secret")

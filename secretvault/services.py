@@ -57,6 +57,7 @@ from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     resolved_fingerprint,
     reveal,
     stats,
+    target_within,
 )
 from secretvault.validators import (
     MAX_LIST_ITEMS,

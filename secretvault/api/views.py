@@ -388,26 +388,19 @@ class WorkspaceViewSet(VaultAPIView):
         state = services.load_state(workspace, env=env, token=principal.token, now=now)
         principal.know_token_envs(state.token_env_slugs)
         reach = self.reach
-        if env is None:
-            env = reach.default_env("reveal_secret")
-        elif reach.env_restricted("reveal_secret"):
-            reach.check_env(env, "reveal_secret")
-        elif not state.env_exists:
-            _no_such_env(workspace, env)
-        if reach.scope is not None:
-            if scope:
-                reach.check_scope(scope)
-            else:
-                scope = sorted(reach.scope)
+        named = env
+        env, target_scope = services.target_within(reach, env, scope)
+        if named is not None and not reach.env_restricted("reveal_secret") and not state.env_exists:
+            _no_such_env(workspace, named)
 
         label = Actor.from_request(request, with_address=False).label
-        etag = f'"{services.load_etag(workspace, state, env=env, scope=scope, principal=label)}"'
+        etag = f'"{services.load_etag(workspace, state, env=env, scope=target_scope, principal=label)}"'
         headers = {"ETag": etag, **NO_STORE}
         if _etag_matches(request, etag):
             # No value leaves: nothing to decrypt, nothing read to audit (docs/api.md).
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
         actor = self.actor()
-        resolved = Secret.objects.resolve(workspace, env=env, scope=scope or None, now=now)
+        resolved = Secret.objects.resolve(workspace, env=env, scope=target_scope or None, now=now)
         values = services.decrypt_resolved(workspace, resolved)
         services.record_load(workspace, resolved, env=env, actor=actor)
         return Response({"workspace": workspace.slug, "env": env, "secrets": values}, headers=headers)
