@@ -53,6 +53,7 @@ from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     load_etag,
     load_state,
     load_target,
+    load_target_now,
     record_load,
     resolved_fingerprint,
     reveal,
