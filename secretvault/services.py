@@ -594,8 +594,11 @@ def set_value(
 
 
 @sensitive_variables()
-def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret:
-    """Write version latest+1 holding version ``version``'s value, ``source_version=version``.
+def rollback(
+    secret: Secret, version: int, actor: Actor | None = None, *, expected_version: int | None = None
+) -> Secret:
+    """Write version latest+1 holding version ``version``'s value, ``source_version=version``;
+    ``expected_version`` makes it a check-and-set (``VersionMismatchError``), as for updates.
 
     Needs ``change_secret`` and ``rollback_secret`` over the secret (one rule for every
     door, issue #10 finding 7), and a reach covering the audience version ``version`` was
@@ -605,6 +608,8 @@ def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret
     reach.check_secret(secret, "change_secret", "rollback_secret")
     with transaction.atomic():
         locked = _lock_secret(secret, reach, "change_secret", "rollback_secret")
+        if expected_version is not None and expected_version != locked.current_version:
+            raise VersionMismatchError(expected_version, locked.current_version)
         source = SecretVersion.objects.filter(secret=locked, version=version).first()
         if source is None:
             raise UnknownVersionError(f"Secret {locked.key!r} has no version {version}.")
