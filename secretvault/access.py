@@ -154,6 +154,12 @@ class Reach:
         """Whether the workspace exists for this principal at all."""
         return bool(self.perms)
 
+    @property
+    def limited(self) -> bool:
+        """Whether some grant is limited to environments or scope tags: then what this
+        principal may do to a secret depends on the secret's environments and scope."""
+        return self.scope is not None or any(envs is not None for envs in self.perms.values())
+
     def require(self, *codenames: str) -> None:
         """``AccessDeniedError`` unless every codename is held (in some environment)."""
         _require(self.perms.keys(), codenames, is_token=self.token is not None)

@@ -164,6 +164,34 @@ def load_target(
     return target_within(_reach(workspace, actor), env, scope)
 
 
+def load_target_now(
+    workspace: Workspace,
+    env: str | None,
+    scope: str | Iterable[str] | None,
+    actor: Actor | None,
+) -> tuple[str | None, str | Iterable[str] | None]:
+    """``load_target`` for a reader that outlives one request (the CLI's ``run --watch``).
+
+    The actor's user or token is read again from the database, so a reach cached on
+    the object the reader started with does not outlive a removed membership, a
+    narrowed grant, a deactivated user or a revoked or expired token (SPEC §9: every
+    load is checked). Raises ``AccessDeniedError`` when the user is gone or inactive
+    or the token no longer works, else as ``target_within`` does.
+    """
+    if actor is not None and actor.token is not None:
+        token = ServiceToken.objects.filter(pk=actor.token.pk).first()
+        if token is None or not token.is_active():
+            raise AccessDeniedError("The token no longer works.")
+        actor = Actor(token=token, remote_addr=actor.remote_addr)
+    elif actor is not None and actor.user is not None:
+        manager = type(actor.user)._default_manager
+        user = manager.filter(pk=actor.user.pk).first()
+        if user is None or not user.is_active:
+            raise AccessDeniedError("The user is no longer active.")
+        actor = Actor(user=user, remote_addr=actor.remote_addr)
+    return load_target(workspace, env, scope, actor)
+
+
 def target_within(
     reach: Reach, env: str | None, scope: str | Iterable[str] | None
 ) -> tuple[str | None, str | Iterable[str] | None]:

@@ -53,6 +53,7 @@ from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     load_etag,
     load_state,
     load_target,
+    load_target_now,
     record_load,
     resolved_fingerprint,
     reveal,
@@ -261,15 +262,20 @@ def _lock_workspace(workspace: Workspace) -> Workspace:
     return Workspace.objects.select_for_update().get(pk=workspace.pk)
 
 
-def _lock_secret(secret: Secret) -> Secret:
+def _lock_secret(secret: Secret, reach: Reach | None = None, *codenames: str) -> Secret:
     """Lock the secret row only, then read its workspace afresh.
 
     Reading the workspace after the lock matters: ``rotate_data_key`` locks
     every secret of the workspace, so once we hold this lock any rotation has
     either committed (we see the new data key) or not yet reached our row (it
     will wait, then re-encrypt what we write).
+
+    A limited ``reach`` is asked again of the locked row (``check_secret(locked, *codenames)``):
+    the secret may have left it since the caller's check (SPEC §9; raises as that does).
     """
     locked = Secret.objects.select_for_update(of=("self",)).get(pk=secret.pk)
+    if reach is not None and reach.limited:
+        reach.check_secret(locked, *codenames)
     locked.workspace = Workspace.objects.get(pk=locked.workspace_id)
     return locked
 
@@ -501,7 +507,7 @@ def update_secret(
     with transaction.atomic():
         if "envs" in meta:
             _lock_workspace(workspace)
-        locked = _lock_secret(secret)
+        locked = _lock_secret(secret, reach, "change_secret")
         if expected_version is not None and expected_version != locked.current_version:
             raise VersionMismatchError(expected_version, locked.current_version)
         if "expires_at" in meta and meta["expires_at"] != locked.expires_at:
@@ -588,8 +594,11 @@ def set_value(
 
 
 @sensitive_variables()
-def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret:
-    """Write version latest+1 holding version ``version``'s value, ``source_version=version``.
+def rollback(
+    secret: Secret, version: int, actor: Actor | None = None, *, expected_version: int | None = None
+) -> Secret:
+    """Write version latest+1 holding version ``version``'s value, ``source_version=version``;
+    ``expected_version`` makes it a check-and-set (``VersionMismatchError``), as for updates.
 
     Needs ``change_secret`` and ``rollback_secret`` over the secret (one rule for every
     door, issue #10 finding 7), and a reach covering the audience version ``version`` was
@@ -598,7 +607,9 @@ def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret
     reach = _reach(secret.workspace_id, actor)
     reach.check_secret(secret, "change_secret", "rollback_secret")
     with transaction.atomic():
-        locked = _lock_secret(secret)
+        locked = _lock_secret(secret, reach, "change_secret", "rollback_secret")
+        if expected_version is not None and expected_version != locked.current_version:
+            raise VersionMismatchError(expected_version, locked.current_version)
         source = SecretVersion.objects.filter(secret=locked, version=version).first()
         if source is None:
             raise UnknownVersionError(f"Secret {locked.key!r} has no version {version}.")
@@ -624,10 +635,11 @@ def rollback(secret: Secret, version: int, actor: Actor | None = None) -> Secret
 
 def _set_revoked(secret: Secret, revoked: bool, actor: Actor | None) -> bool:
     action = "secret.revoke" if revoked else "secret.restore"
-    _reach(secret.workspace_id, actor).check_secret(secret, "change_secret")
+    reach = _reach(secret.workspace_id, actor)
+    reach.check_secret(secret, "change_secret")
     by_token = actor is not None and actor.token is not None
     with transaction.atomic():
-        locked = _lock_secret(secret)
+        locked = _lock_secret(secret, reach, "change_secret")
         if locked.is_revoked == revoked:
             return False
         if not revoked and by_token and not locked.revoked_by_token:
@@ -661,9 +673,10 @@ def delete_secret(secret: Secret, actor: Actor | None = None) -> None:
     A service token cannot delete a secret carrying a revocation or an expiry that a
     person set: deleting and re-creating it would lift them (issue #10 finding 8).
     """
-    _reach(secret.workspace_id, actor).check_secret(secret, "delete_secret")
+    reach = _reach(secret.workspace_id, actor)
+    reach.check_secret(secret, "delete_secret")
     with transaction.atomic():
-        locked = _lock_secret(secret)
+        locked = _lock_secret(secret, reach, "delete_secret")
         if actor is not None and actor.token is not None:
             if (locked.is_revoked and not locked.revoked_by_token) or (
                 locked.expires_at is not None and not locked.expiry_set_by_token

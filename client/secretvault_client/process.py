@@ -40,6 +40,11 @@ _TERMINAL_SIGNALS = frozenset(
     getattr(signal, name) for name in ("SIGINT", "SIGQUIT") if hasattr(signal, name)
 )
 
+#: Forwarded signals that ask ``run`` to stop: once one arrives, ``run --watch`` restarts nothing.
+STOP_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name)
+)
+
 #: Shell conventions for a command that cannot be run.
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -82,6 +87,8 @@ class Supervisor:
         # Signals received while no child runs (between a stop and a start): sent to the next one.
         self._pending: list[int] = []
         self._previous: dict[int, Any] = {}
+        #: A signal of ``STOP_SIGNALS`` sent to ``run`` (forwarded or pending), else ``None``.
+        self.stop_requested: int | None = None
 
     def __enter__(self) -> Supervisor:
         for signum in FORWARDED_SIGNALS:
@@ -98,6 +105,8 @@ class Supervisor:
             self._previous.clear()
 
     def _forward(self, signum: int, frame: FrameType | None) -> None:
+        if signum in STOP_SIGNALS:
+            self.stop_requested = signum
         if signum in _TERMINAL_SIGNALS and _in_terminal_foreground():
             return  # the terminal sent it to the child as well
         child = self.child
@@ -199,7 +208,8 @@ def run_watching(
     cheaply, with an ETag) and handles its own errors (an unreachable server keeps
     the child running). On a change the child is restarted with the new
     environment (``stop`` then ``start``), or sent the ``on_change`` signal. The
-    exit status is that of the last child, when it exits on its own.
+    exit status is that of the last child, when it exits on its own. After a signal of
+    ``STOP_SIGNALS`` (forwarded) no child is restarted or signalled for a change.
     """
     with Supervisor(command) as supervisor:
         supervisor.start(environ)
@@ -210,12 +220,16 @@ def run_watching(
                 return status
             deadline = time.monotonic() + interval
             changed = next_environ()
-            if changed is None:
+            if changed is None or supervisor.stop_requested is not None:
+                # Once ``run`` was asked to stop (the signal went to the child), it waits for the
+                # child as ``run`` does: a restart would outlive the request.
                 continue
             if isinstance(on_change, signal.Signals):
                 notice(f"secrets changed: sending {on_change.name} to the command")
                 supervisor.send(on_change)
             else:
                 notice("secrets changed: restarting the command")
-                supervisor.stop(stop_timeout)
+                status = supervisor.stop(stop_timeout)
+                if supervisor.stop_requested is not None:
+                    return status  # a stop signal arrived while the child was being stopped
                 supervisor.start(changed)

@@ -25,7 +25,7 @@ from secretvault.admin.base import (
     no_store,
     state_badge,
 )
-from secretvault.errors import AccessError, UnknownVersionError
+from secretvault.errors import AccessError, UnknownVersionError, VersionMismatchError
 from secretvault.forms import SecretForm
 from secretvault.models import Secret, SecretVersion
 from secretvault.redaction import Concealed
@@ -355,8 +355,26 @@ class SecretAdmin(WorkspaceFirstAdmin):
             )
             return HttpResponseRedirect(change_url)
         if request.method == "POST":
+            # The version the confirmation page showed as current: a re-post or a stale tab writes nothing.
+            shown = request.POST.get("current", "")
             try:
-                services.rollback(obj, version, actor=self.actor(request))
+                services.rollback(
+                    obj,
+                    version,
+                    actor=self.actor(request),
+                    expected_version=int(shown) if shown.isdigit() else None,
+                )
+            except VersionMismatchError as exc:
+                self.message_user(
+                    request,
+                    _(
+                        "%(key)s changed since the confirmation page was shown "
+                        "(it is now version %(current)d): nothing was rolled back."
+                    )
+                    % {"key": obj.key, "current": exc.current},
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(change_url)
             except UnknownVersionError:
                 self.message_user(
                     request,

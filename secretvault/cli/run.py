@@ -33,6 +33,7 @@ from django.utils.translation import ngettext
 
 from secretvault import services
 from secretvault.audit import Actor
+from secretvault.errors import AccessDeniedError
 from secretvault.managers import ResolvedSecret
 from secretvault.models import Secret, Workspace
 from secretvault_client import childenv, process
@@ -104,8 +105,10 @@ def handle_run(session: Session, options: Options) -> None:
     environment = child_environ(_decrypt_and_record(workspace, resolved, env, actor))
 
     def next_environ() -> dict[str, str] | None:
-        nonlocal etag, fingerprint
+        nonlocal etag, fingerprint, scope
         try:
+            # The actor's reach is asked again on every check (it may have been revoked).
+            scope = services.load_target_now(workspace, env, options["scope"], actor)[1]
             latest_etag = current_etag()
             if latest_etag == etag:
                 return None
@@ -116,6 +119,11 @@ def handle_run(session: Session, options: Options) -> None:
                 etag = latest_etag
                 return None
             values = _decrypt_and_record(workspace, latest, env, actor)
+        except AccessDeniedError as exc:
+            session.stderr.write(
+                f"secretvault: warning: no longer allowed to load (the command keeps running): {exc}"
+            )
+            return None
         except Exception as exc:  # noqa: BLE001 (the database may be briefly away; the child keeps running)
             session.stderr.write(
                 f"secretvault: warning: could not check for changed secrets (the command keeps running): "
