@@ -21,6 +21,8 @@ from secretvault.access import Envs, EnvSet, Reach
 from secretvault.audit import Actor
 from secretvault.errors import AccessDeniedError, ConflictError
 from secretvault.models import Environment, MemberRole, Workspace, WorkspaceMember
+from secretvault.validators import field_errors
+from secretvault.workspaces import environments_by_slug
 
 UNSET: Any = object()
 
@@ -52,8 +54,6 @@ def _check_grant(reach: Reach, codename: str, role: str, envs: list[Environment]
 
 
 def _clean(workspace: Workspace, role: Any, envs: Any) -> tuple[str, list[Environment]]:
-    from secretvault.services import _field_errors, environments_by_slug
-
     def check_role() -> str:
         if role not in MemberRole.values:
             raise ValidationError(
@@ -66,7 +66,7 @@ def _clean(workspace: Workspace, role: Any, envs: Any) -> tuple[str, list[Enviro
             raise ValidationError("Environments must be a list of slugs.", code="invalid")
         return environments_by_slug(workspace, envs)
 
-    cleaned = _field_errors({"role": check_role, "envs": check_envs})
+    cleaned = field_errors({"role": check_role, "envs": check_envs})
     if cleaned["role"] == MemberRole.ADMIN and cleaned["envs"]:
         raise ValidationError({"envs": ["An admin reaches every environment: leave 'envs' empty."]})
     return cleaned["role"], cleaned["envs"]

@@ -10,13 +10,11 @@ writes that can create a key conflict, and by rotation), then secret rows.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -27,15 +25,12 @@ from secretvault.conf import vault_settings
 from secretvault.errors import (
     AccessDeniedError,
     AmbiguousSecretError,
-    ConflictError,
     DuplicateKeyError,
-    InUseError,
     UnknownVersionError,
     VersionMismatchError,
 )
 from secretvault.models import (
     Environment,
-    MemberRole,
     Secret,
     SecretEnvironment,
     SecretVersion,
@@ -43,10 +38,10 @@ from secretvault.models import (
     TokenType,
     VersionAction,
     Workspace,
-    WorkspaceMember,
 )
 
-# The read path lives in secretvault.reads; services stays the doors' one entry point.
+# The read path lives in secretvault.reads, workspaces and environments in
+# secretvault.workspaces; services stays the doors' one entry point.
 from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     decrypt_resolved,
     load,
@@ -61,36 +56,22 @@ from secretvault.reads import (  # noqa: E402, F401 (re-exported)
     target_within,
 )
 from secretvault.validators import (
-    MAX_LIST_ITEMS,
+    UNSET,
+    field_errors,
     validate_future,
     validate_key,
     validate_scope,
-    validate_slug,
     validate_text,
     validate_value,
 )
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
-
-
-def _field_errors(checks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run each check; return cleaned values or raise one ``ValidationError`` naming every field."""
-    cleaned: dict[str, Any] = {}
-    errors: dict[str, list[ValidationError]] = {}
-    for name, check in checks.items():
-        try:
-            cleaned[name] = check()
-        except ValidationError as exc:
-            errors[name] = exc.error_list
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+from secretvault.workspaces import (  # noqa: F401 (re-exported)
+    create_environment,
+    create_workspace,
+    delete_environment,
+    delete_workspace,
+    environments_by_slug,
+    update_environment,
+)
 
 
 def _after_commit(func: Callable[[], Any]) -> None:
@@ -100,125 +81,6 @@ def _after_commit(func: Callable[[], Any]) -> None:
 def _reach(workspace: Workspace | Any, actor: Actor | None) -> Reach:
     """The actor's reach in ``workspace`` (``secretvault.access``); the system reaches everything."""
     return access.principal_for_actor(actor).reach(workspace)
-
-
-# --------------------------------------------------------------------------
-# Workspaces and environments
-
-
-def create_workspace(*, slug: str, name: str = "", actor: Actor | None = None) -> Workspace:
-    """Create a workspace; a person or token as ``actor`` needs global ``add_workspace``.
-
-    Raises ``AccessDeniedError`` without it (SPEC §3, §9: the API, the admin and the CLI's
-    ``--actor`` alike), ``ValidationError`` for a bad slug or name, ``ConflictError`` for a
-    taken slug.
-    """
-    access.principal_for_actor(actor).require_global("add_workspace")
-    _field_errors({"slug": lambda: validate_slug(slug), "name": lambda: validate_text(name, max_length=200)})
-    try:
-        with transaction.atomic():
-            workspace = Workspace(slug=slug, name=name or slug)
-            workspace.save(force_insert=True)
-            audit.record("workspace.create", workspace=workspace, actor=actor, detail={"slug": slug})
-            user: Any = actor.user if actor is not None and actor.token is None else None
-            if user is not None and not user.has_perm("secretvault.change_workspace"):
-                # SPEC §9: whoever creates a workspace without global change_workspace runs it.
-                member = WorkspaceMember.objects.create(
-                    workspace=workspace, user=user, role=MemberRole.ADMIN, created_by=user
-                )
-                audit.record_member("member.add", member, actor)
-                access.forget_principal(user)
-    except IntegrityError:
-        raise ConflictError(f"A workspace with slug {slug!r} already exists.") from None
-    return workspace
-
-
-def delete_workspace(workspace: Workspace, actor: Actor | None = None) -> None:
-    try:
-        with transaction.atomic():
-            slug, pk = workspace.slug, str(workspace.pk)
-            workspace.delete()
-            # The workspace (and its audit chain key) is gone: a global, unchained event.
-            audit.record("workspace.delete", workspace=None, actor=actor, detail={"slug": slug, "id": pk})
-    except ProtectedError:
-        raise InUseError(
-            f"Workspace {workspace.slug!r} still holds secrets or service tokens; delete them first."
-        ) from None
-
-
-def create_environment(
-    workspace: Workspace, *, slug: str, name: str = "", actor: Actor | None = None
-) -> Environment:
-    _field_errors({"slug": lambda: validate_slug(slug), "name": lambda: validate_text(name, max_length=200)})
-    _reach(workspace, actor).require("add_environment")
-    try:
-        with transaction.atomic():
-            env = Environment.objects.create(workspace=workspace, slug=slug, name=name or slug)
-            audit.record("environment.create", workspace=workspace, actor=actor, detail={"slug": slug})
-    except IntegrityError:
-        raise ConflictError(f"Workspace {workspace.slug!r} already has an environment {slug!r}.") from None
-    return env
-
-
-def update_environment(
-    env: Environment, *, slug: str = UNSET, name: str = UNSET, actor: Actor | None = None
-) -> Environment:
-    _reach(env.workspace_id, actor).require("change_environment")
-    checks: dict[str, Callable[[], Any]] = {}
-    if slug is not UNSET:
-        checks["slug"] = lambda: validate_slug(slug)
-    if name is not UNSET:
-        checks["name"] = lambda: validate_text(name, max_length=200)
-    _field_errors(checks)
-    if slug is not UNSET:
-        env.slug = slug
-    if name is not UNSET:
-        env.name = name
-    try:
-        with transaction.atomic():
-            env.save()
-            audit.record(
-                "environment.update", workspace=env.workspace, actor=actor, detail={"slug": env.slug}
-            )
-    except IntegrityError:
-        raise ConflictError(f"The workspace already has an environment {env.slug!r}.") from None
-    return env
-
-
-def delete_environment(env: Environment, actor: Actor | None = None) -> None:
-    """Refused while a secret or token names it: dropping it would widen them to every env."""
-    _reach(env.workspace_id, actor).require("delete_environment")
-    try:
-        with transaction.atomic():
-            slug = env.slug
-            env.delete()
-            audit.record("environment.delete", workspace=env.workspace, actor=actor, detail={"slug": slug})
-    except ProtectedError:
-        raise InUseError(
-            f"Environment {env.slug!r} is named by secrets or service tokens; removing it "
-            "would make them apply to every environment. Change them first."
-        ) from None
-
-
-def environments_by_slug(workspace: Workspace, slugs: Iterable[str]) -> list[Environment]:
-    """The workspace's environments named by ``slugs``; a ``ValidationError`` names unknown ones.
-
-    At most ``MAX_LIST_ITEMS`` slugs (``ValidationError`` with code ``too_many``).
-    """
-    named = list(itertools.islice(slugs, MAX_LIST_ITEMS + 1))
-    if len(named) > MAX_LIST_ITEMS:
-        raise ValidationError(f"At most {MAX_LIST_ITEMS} environments may be named.", code="too_many")
-    wanted = sorted(set(named))
-    if not wanted:
-        return []
-    found = {env.slug: env for env in Environment.objects.filter(workspace=workspace, slug__in=wanted)}
-    unknown = [slug for slug in wanted if slug not in found]
-    if unknown:
-        raise ValidationError(
-            f"Unknown environment(s) in workspace {workspace.slug!r}: {', '.join(map(repr, unknown))}.",
-            code="unknown_env",
-        )
-    return [found[slug] for slug in wanted]
 
 
 # --------------------------------------------------------------------------
@@ -416,7 +278,7 @@ def create_secret(
     """
     reach = _reach(workspace, actor)
     reach.check_named_envs(envs, "add_secret")
-    meta = _field_errors(
+    meta = field_errors(
         {
             "key": lambda: validate_key(key),
             "value": lambda: validate_value(value),
@@ -495,7 +357,7 @@ def update_secret(
     )
     if value is not UNSET:
         checks["value"] = lambda: validate_value(value)
-    meta = _field_errors(checks)
+    meta = field_errors(checks)
     reach.check_secret(secret, "change_secret")
     old_envs, old_scope = secret.env_slugs(), list(secret.scope or [])
     new_envs = [env.slug for env in meta["envs"]] if "envs" in meta else old_envs
@@ -728,7 +590,7 @@ def create_token(
             raise ValidationError("Names are at most 200 characters.", code="max_length")
         return validate_text(name.strip())
 
-    cleaned = _field_errors(
+    cleaned = field_errors(
         {
             "name": check_name,
             "description": lambda: validate_text(description),

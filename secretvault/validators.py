@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -127,3 +127,31 @@ def validate_future(moment: dt.datetime | None, now: dt.datetime | None = None) 
     if moment is not None and moment <= (now or timezone.now()):
         raise ValidationError("The expiry must lie in the future.", code="expiry_in_past")
     return moment
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Not given" for an optional argument of a write, where ``None`` is a value (e.g. "no expiry").
+UNSET: Any = _Unset()
+
+
+def field_errors(checks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run each check; return the cleaned values, or raise one ``ValidationError`` naming every field.
+
+    ``checks`` maps a field name to a callable that returns the cleaned value or raises
+    ``ValidationError``; the doors turn the error's dict into field errors (HTTP 400, form
+    errors, one CLI line).
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[ValidationError]] = {}
+    for name, check in checks.items():
+        try:
+            cleaned[name] = check()
+        except ValidationError as exc:
+            errors[name] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
+    return cleaned

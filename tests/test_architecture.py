@@ -34,7 +34,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("managers",),
     ("models",),
     ("access", "audit"),
-    ("reads",),  # the read path of values, re-exported by services
+    (
+        "reads",
+        "workspaces",
+    ),  # the read path of values, workspace and environment writes; re-exported by services
     ("services",),
     ("members",),  # membership writes, built on the services' helpers
     ("bulk",),  # batched jobs built on the services
@@ -47,6 +50,7 @@ NEEDS_APPS = {
     "secretvault.access",
     "secretvault.audit",
     "secretvault.reads",
+    "secretvault.workspaces",
     "secretvault.services",
     "secretvault.members",
     "secretvault.bulk",
