@@ -545,6 +545,18 @@ def test_rollback(cli: Cli, make_secret: Callable[..., Secret], superuser: Any) 
     assert "first" not in result.out + result.err
 
 
+def test_rollback_check_and_set(cli: Cli, make_secret: Callable[..., Secret]) -> None:
+    secret = make_secret("API_KEY", "first")
+    services.update_secret(secret, value="second")
+    before = snapshot()
+    stale = cli("rollback", "API_KEY", "1", "-w", "acme", "--expected-version", "1")
+    assert stale.code == 1 and "version" in stale.err and "first" not in stale.out + stale.err
+    assert snapshot() == before
+    assert cli("rollback", "API_KEY", "1", "-w", "acme", "--expected-version", "2").code == 0
+    secret.refresh_from_db()
+    assert secret.current_version == 3
+
+
 def test_rollback_to_an_unknown_version(cli: Cli, make_secret: Callable[..., Secret]) -> None:
     make_secret("API_KEY", VALUE)
     before = snapshot()

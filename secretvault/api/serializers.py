@@ -323,6 +323,12 @@ class SecretUpdateSerializer(SecretWriteSerializer):
 
 class RollbackSerializer(StrictSerializer):
     version = StrictIntegerField(min_value=1, max_value=MAX_INT, help_text="The version to restore.")
+    expected_version = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_INT,
+        help_text="Check-and-set: refuse with 409 unless this is the current version.",
+    )
 
 
 class SecretVersionSerializer(serializers.ModelSerializer):

@@ -705,7 +705,9 @@ class SecretViewSet(VaultAPIView):
     def rollback(self, request: Any, ws: str, key: str) -> Response:
         secret = self.get_object()
         data = self.validated(RollbackSerializer)
-        services.rollback(secret, data["version"], actor=self.actor())
+        services.rollback(
+            secret, data["version"], actor=self.actor(), expected_version=data.get("expected_version")
+        )
         return Response(self.serialize(secret))
 
     @document(

@@ -77,6 +77,12 @@ def register(commands: Subcommands) -> None:
     sub.add_argument("key", metavar="KEY")
     sub.add_argument("version", metavar="VERSION", type=int)
     sub.add_argument("--env", help="the secret serving this environment")
+    sub.add_argument(
+        "--expected-version",
+        type=int,
+        metavar="N",
+        help="check-and-set: refuse unless N is the current version",
+    )
 
     for name, summary, handler in (
         ("revoke", "Disable a secret without deleting it.", handle_revoke),
@@ -243,7 +249,9 @@ def handle_history(session: Session, options: Options) -> None:
 
 def handle_rollback(session: Session, options: Options) -> None:
     secret = session.secret(session.workspace(options), options)
-    services.rollback(secret, options["version"], actor=session.actor(options))
+    services.rollback(
+        secret, options["version"], actor=session.actor(options), expected_version=options["expected_version"]
+    )
     session.stdout.write(
         f"Rolled {secret_label(secret)} back to version {options['version']}: "
         f"now version {secret.current_version}."

@@ -368,6 +368,17 @@ def test_rollback(su, workspace, make_secret):
     assert Secret.objects.get().current_version == 3
 
 
+def test_rollback_check_and_set(su, workspace, make_secret):
+    """``expected_version`` makes a rollback a check-and-set, as for a PATCH: a stale one is 409."""
+    make_secret("API_KEY", "v1-value")
+    su.patch(key_url("API_KEY"), {"value": "v2-value"})
+    stale = su.post(key_url("API_KEY", "rollback"), {"version": 1, "expected_version": 1})
+    assert stale.status_code == 409 and Secret.objects.get().current_version == 2
+    assert "v1-value" not in stale.content.decode() and "v2-value" not in stale.content.decode()
+    fresh = su.post(key_url("API_KEY", "rollback"), {"version": 1, "expected_version": 2})
+    assert fresh.status_code == 200 and fresh.json()["version"] == 3
+
+
 def test_revoke_and_restore(su, workspace, make_secret):
     make_secret("API_KEY", "v1-value")
     response = su.post(key_url("API_KEY", "revoke"))
