@@ -695,10 +695,11 @@ class SecretViewSet(VaultAPIView):
     @document(
         summary="Roll back to an earlier version",
         description="Writes version latest+1 holding version `version`'s value "
-        "(source_version = version). 400 when that version does not exist (or was pruned).",
+        "(source_version = version). 400 when that version does not exist (or was pruned); "
+        "409 when `expected_version` is given and is no longer the current version.",
         parameters=[ENV_PARAMETER],
         request=RollbackSerializer,
-        responses=responses(SecretSerializer, 400, 413, 404, 503),
+        responses=responses(SecretSerializer, 400, 413, 404, 409, 503),
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     @sensitive_variables()
