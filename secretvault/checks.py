@@ -261,3 +261,39 @@ def check_permission_backend(app_configs: Any = None, **kwargs: Any) -> list[Che
             id="secretvault.W020",
         )
     ]
+
+
+#: ``UPDATE … RETURNING``, with which the audit chain takes its slot (``secretvault.audit``).
+MIN_SQLITE = (3, 35, 0)
+
+
+@register(Tags.compatibility)
+def check_sqlite_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E004: a SQLite database needs SQLite 3.35 or later, where Django 5.2 accepts 3.31.
+
+    The audit chain appends with ``UPDATE … RETURNING``; on an older library the first
+    audited write would fail with a database error instead of this message.
+    """
+    import sqlite3
+
+    from django.conf import settings
+
+    return sqlite_version_errors(settings.DATABASES, sqlite3.sqlite_version_info, sqlite3.sqlite_version)
+
+
+def sqlite_version_errors(
+    databases: dict[str, Any], version_info: tuple[int, ...], version: str
+) -> list[CheckMessage]:
+    """E004 for each SQLite database of ``databases`` when the library ``version`` is too old."""
+    if version_info >= MIN_SQLITE:
+        return []
+    return [
+        Error(
+            f"Database {alias!r} uses SQLite {version}; secretvault needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or later (its audit chain appends with UPDATE … RETURNING).",
+            hint="Use a Python built against a newer SQLite, or PostgreSQL.",
+            id="secretvault.E004",
+        )
+        for alias, config in databases.items()
+        if config.get("ENGINE") == "django.db.backends.sqlite3"
+    ]

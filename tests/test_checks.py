@@ -73,3 +73,14 @@ def test_debug_without_the_reporter_filter_is_warned():
         assert ids(checks.check_exception_reporter()) == ["secretvault.W002"]
     with override_settings(DEBUG=False, DEFAULT_EXCEPTION_REPORTER_FILTER=default):
         assert checks.check_exception_reporter() == []
+
+
+def test_sqlite_older_than_3_35_is_an_error():
+    """E004: the audit chain needs UPDATE … RETURNING (SQLite 3.35); Django 5.2 accepts 3.31."""
+    assert checks.check_sqlite_version() == []  # this machine's library is recent
+    sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+    messages = checks.sqlite_version_errors(sqlite, (3, 31, 1), "3.31.1")
+    assert ids(messages) == ["secretvault.E004"] and "3.31.1" in messages[0].msg
+    assert checks.sqlite_version_errors(sqlite, (3, 35, 0), "3.35.0") == []
+    postgres = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}}
+    assert checks.sqlite_version_errors(postgres, (3, 31, 1), "3.31.1") == []
