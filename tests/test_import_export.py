@@ -77,6 +77,19 @@ def test_a_lone_cr_separates_lines(cli: Cli, acme: Any) -> None:
     assert services.load(acme) == {"a": "b", "c": "d"}
 
 
+def test_a_crlf_file_imports_as_python_dotenv_reads_it(cli: Cli, acme: Any, tmp_path: Path) -> None:
+    # A hand-written Windows file: BOM, comment, export, a PEM in double quotes over lines.
+    text = (
+        '\ufeff# app\r\nexport A="1"\r\n'
+        'PEM="-----BEGIN KEY-----\r\nabc\r\n-----END KEY-----"\r\nE=\r\nCR="x\\ry"\r\n'
+    )
+    path = tmp_path / ".env"
+    path.write_bytes(text.encode("utf-8"))
+    assert cli("import", str(path), "-w", "acme").ok
+    expected = {"A": "1", "PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----", "E": "", "CR": "x\ry"}
+    assert services.load(acme) == expected == python_dotenv.dotenv_values(path)
+
+
 def test_a_file_python_dotenv_set_key_wrote_imports_unchanged(cli: Cli, acme: Any, tmp_path: Path) -> None:
     values = {
         "WIN_PATH": "C:\\Users\\svc",

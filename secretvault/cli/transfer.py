@@ -118,6 +118,9 @@ def parse_import(session: Session, options: Options) -> dict[str, str]:
     if source.lower().endswith(".json") or text.lstrip().startswith("{"):
         pairs = json_pairs(text, name)
     else:
+        # Line breaks as python-dotenv reads a file (text mode, universal newlines): a
+        # multi-line quoted value of a CRLF file holds LF, not CR LF (docs/cli.md).
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
         try:
             pairs = [(entry.key, entry.value, f"line {entry.line}") for entry in dotenv.parse(text)]
         except dotenv.DotenvError as exc:
