@@ -49,6 +49,15 @@ def test_member_sees_only_what_they_reach(teams, dev_developer):
     assert ">dev<" in envs and ">prd<" not in envs
 
 
+def test_the_workspace_list_counts_only_what_the_member_reaches(teams, dev_developer, workspace):
+    services.create_token(workspace, name="ci")
+    page = dev_developer.get(url("workspace_changelist")).content.decode()
+    # SHARED and DEV_KEY of three secrets; none of the token (developers do not see tokens).
+    assert '<td class="field-secret_count">2</td>' in page, page
+    assert '<td class="field-token_count">0</td>' in page
+    assert '<td class="field-environment_list">dev</td>' in page
+
+
 def test_invisible_secret_pages_answer_like_missing_ones(teams, dev_developer):
     for secret in (teams["prd"], teams["other"]):
         for view in ("secret_change", "secret_reveal"):
