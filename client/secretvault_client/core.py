@@ -693,6 +693,9 @@ class SecretVaultClient:
             if 300 <= response.status < 400:
                 # Not followed: the token must not travel to wherever it points.
                 detail += f" (redirect not followed; point {ENV_URL} at the final address)"
+            elif response.status == 404:
+                # Not the API's own 404 (that one is JSON): most often a URL without its prefix.
+                detail += f" (not the vault's API: does {ENV_URL} end with its prefix, e.g. /api/v1/?)"
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return error_for_status(response.status, detail, method=method, path=path, retry_after=retry_after)
 

@@ -612,6 +612,17 @@ def test_discovery_5xx_after_the_retries_is_a_server_error(stub: Stub) -> None:
     assert len(stub.seen) == 2
 
 
+def test_a_404_that_is_not_the_apis_points_at_the_url(stub: Stub) -> None:
+    # A project's own 404 page (HTML): SECRETVAULT_URL without the API's prefix.
+    stub.script(Reply(404, b"<html>Not Found</html>"))
+    with pytest.raises(NotFoundError, match=r"does SECRETVAULT_URL end with its prefix, e\.g\. /api/v1/"):
+        stub_client(stub).load()
+    stub.script(Reply(404, {"detail": "Not found."}))
+    with pytest.raises(NotFoundError) as caught:
+        stub_client(stub).load()
+    assert "prefix" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "reply",
     [
