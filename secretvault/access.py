@@ -249,9 +249,10 @@ class Reach:
         mine = self.perms[codename]
         if mine is not None:
             if not envs:
+                # Door-neutral: 'envs' in the API, --env in the CLI, Environments in the admin.
                 raise AccessDeniedError(
-                    f"{self.who} can write only in some environments, not a global secret. "
-                    "Name its environments in 'envs'."
+                    f"{self.who} can write only in some environments, not a global secret: "
+                    f"give it one or more of {', '.join(sorted(mine.slugs))}."
                 )
             outside = sorted(envs - mine.slugs)
             if outside:

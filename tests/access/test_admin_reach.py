@@ -58,6 +58,16 @@ def test_the_workspace_list_counts_only_what_the_member_reaches(teams, dev_devel
     assert '<td class="field-environment_list">dev</td>' in page
 
 
+def test_a_global_secret_from_an_env_restricted_developer_is_refused_naming_their_envs(
+    teams, dev_developer, workspace
+):
+    data = {"workspace": str(workspace.pk), "key": "NEW_GLOBAL", "value": "v", "scope": ""}
+    page = dev_developer.post(url("secret_add") + f"?workspace={workspace.pk}", data).content.decode()
+    assert "not a global secret: give it one or more of dev." in page
+    assert "&#x27;envs&#x27;" not in page  # the API's field name means nothing on this form
+    assert not Secret.objects.filter(key="NEW_GLOBAL").exists()
+
+
 def test_invisible_secret_pages_answer_like_missing_ones(teams, dev_developer):
     for secret in (teams["prd"], teams["other"]):
         for view in ("secret_change", "secret_reveal"):
