@@ -68,7 +68,7 @@ def _clean(workspace: Workspace, role: Any, envs: Any) -> tuple[str, list[Enviro
 
     cleaned = field_errors({"role": check_role, "envs": check_envs})
     if cleaned["role"] == MemberRole.ADMIN and cleaned["envs"]:
-        raise ValidationError({"envs": ["An admin reaches every environment: leave 'envs' empty."]})
+        raise ValidationError({"envs": ["An admin reaches every environment: name no environments."]})
     return cleaned["role"], cleaned["envs"]
 
 

@@ -845,7 +845,8 @@ def test_import_reports_progress_on_stderr(cli: Cli, workspace: Workspace) -> No
         ("A=1\nnot an assignment\n", "standard input: line 2: expected KEY=VALUE."),
         (
             '{"A": "1", "B": 2, "C": null}',
-            "entry 2: the value must be a string; entry 3: the value must be a string",
+            'entry 2: the value must be a string (quote numbers and booleans: "8080", "true"); '
+            "entry 3: the value must be a string",
         ),
         ('{"A": "1", "A": "2"}', "entry 2: the same key as entry 1"),
         ('{"A": "1",}', "standard input: invalid JSON at line 1 column"),

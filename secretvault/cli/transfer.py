@@ -174,7 +174,8 @@ def json_pairs(text: str, name: str) -> list[tuple[str, str, str]]:
     for position, (key, value) in enumerate(data, start=1):
         where = f"entry {position}"
         if not isinstance(value, str):
-            problems.append(f"{where}: the value must be a string")
+            hint = ' (quote numbers and booleans: "8080", "true")' if value is not None else ""
+            problems.append(f"{where}: the value must be a string{hint}")
             continue
         pairs.append((key, value, where))
     if problems:
