@@ -38,6 +38,7 @@ from secretvault_client.errors import (
     ServerError,
     TransportError,
     error_for_status,
+    in_client_terms,
     summarise_body,
 )
 from secretvault_client.transport import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, Response
@@ -583,7 +584,7 @@ class SecretVaultClient:
                     "POST", self._path("workspaces", workspace, "secrets"), payload=create
                 )
         except PermissionDeniedError as exc:
-            raise _in_client_terms(exc) from None
+            raise in_client_terms(exc) from None
         finally:
             # Even a failed write may have landed (a timeout after the server committed).
             self.clear_cache()
@@ -773,23 +774,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
-
-
-_CLIENT_SENTENCES = (
-    ("'envs'", "Pass envs=[...] to set() (e.g. envs=['prd']) to write that environment's own secret."),
-    ("'scope'", "Pass scope=[...] to set() when it creates the secret."),
-)
-
-
-def _in_client_terms(exc: PermissionDeniedError) -> PermissionDeniedError:
-    """The server names API fields ('envs', 'scope'); a client user needs the argument of ``set()``."""
-    detail = exc.detail
-    for field, sentence in _CLIENT_SENTENCES:
-        if field in detail:
-            parts = [part for part in detail.split(". ") if field not in part]
-            detail = ". ".join(part.rstrip(".") for part in parts) + ". " + sentence
-    replacement = PermissionDeniedError(exc.status, detail, method=exc.method, path=exc.path)
-    return replacement
 
 
 def _freeze(raw: Mapping[str, str]) -> Secrets:

@@ -192,3 +192,27 @@ def error_for_status(
         return ServerError(status, detail, method=method, path=path)
     cls = _BY_STATUS.get(status, HTTPError)
     return cls(status, detail, method=method, path=path)
+
+
+#: (what the server's 403 says, what a caller of ``set()`` needs to hear instead or besides).
+_CLIENT_SENTENCES = (
+    (
+        "not a global secret",
+        "Pass envs=[...] to set() (e.g. envs=['prd']) to write that environment's own secret.",
+    ),
+    ("'scope'", "Pass scope=[...] to set() when it creates the secret."),
+)
+
+
+def in_client_terms(exc: PermissionDeniedError) -> PermissionDeniedError:
+    """The server speaks of its doors ('scope' is an API field); a client user needs ``set()``'s arguments."""
+    detail = exc.detail
+    for marker, sentence in _CLIENT_SENTENCES:
+        if marker in detail:
+            kept = [
+                part.rstrip(".")
+                for part in detail.split(". ")
+                if not marker.startswith("'") or marker not in part
+            ]
+            detail = ". ".join(kept) + ". " + sentence
+    return PermissionDeniedError(exc.status, detail, method=exc.method, path=exc.path)
