@@ -642,7 +642,7 @@ def _check_token_within_reach(reach: Reach, envs: list[Environment], can_write: 
         if not reach.covers(codename, wanted):
             raise AccessDeniedError(
                 "You cannot create a token reaching environments you do not reach yourself; "
-                "name your environments in 'envs'."
+                "limit it to environments you reach."
             )
 
 
