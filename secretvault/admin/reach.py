@@ -22,8 +22,10 @@ from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from secretvault import access
+from secretvault.forms import workspace_of
 from secretvault.models import Workspace
 
 
@@ -119,6 +121,13 @@ class ReachAdminMixin(_MixinBase):
                 field = self.fields.get("environments")
                 if field is not None and getattr(field, "queryset", None) is not None:
                     field.queryset = principal.filter_environments(field.queryset, wanted)
+                    workspace = workspace_of(self)
+                    if workspace is not None and principal.reach(workspace).env_restricted(wanted):
+                        # "None = every environment" is not theirs to choose (SPEC §9, Reach.check_write).
+                        field.help_text = _(
+                            "Pick one or more: you can write only in these environments, "
+                            "so leaving them all unticked is refused."
+                        )
 
         ReachForm.__name__ = form_class.__name__
         return ReachForm

@@ -68,6 +68,17 @@ def test_a_global_secret_from_an_env_restricted_developer_is_refused_naming_thei
     assert not Secret.objects.filter(key="NEW_GLOBAL").exists()
 
 
+def test_an_env_restricted_developer_is_not_told_that_none_means_global(
+    teams, dev_developer, superuser, workspace
+):
+    """The add form's help says "none = global" to those who may write a global secret only."""
+    restricted = dev_developer.get(url("secret_add") + f"?workspace={workspace.pk}").content.decode()
+    assert "you can write only in these environments" in restricted and "none = global" not in restricted
+    dev_developer.force_login(superuser)
+    unrestricted = dev_developer.get(url("secret_add") + f"?workspace={workspace.pk}").content.decode()
+    assert "none = global" in unrestricted and "you can write only in these" not in unrestricted
+
+
 def test_invisible_secret_pages_answer_like_missing_ones(teams, dev_developer):
     for secret in (teams["prd"], teams["other"]):
         for view in ("secret_change", "secret_reveal"):
