@@ -87,14 +87,8 @@ class ReachAdminMixin(_MixinBase):
 
     def reach_queryset(self, request: HttpRequest, qs: models.QuerySet) -> models.QuerySet:
         """Rows of the workspaces where the user may view (or change) this model."""
-        principal = self.principal(request)
-        seen: set[Any] = set()
-        for action in ("view", "change"):
-            ids = principal.workspace_ids(self.codename(action))
-            if ids is None:
-                return qs
-            seen |= ids
-        return qs.filter(workspace__in=seen)
+        seen = self.principal(request).workspace_ids_any(self.codename("view"), self.codename("change"))
+        return qs if seen is None else qs.filter(workspace__in=seen)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = super().get_list_filter(request)

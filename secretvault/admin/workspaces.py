@@ -59,33 +59,11 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
         return self.principal(request).is_unrestricted or request.user.has_perm("secretvault.add_workspace")
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Workspace]:
-        # The counts and environments of a row are what this user reaches (SPEC §9): a
-        # member restricted to dev is not told of prd secrets, nor of tokens they cannot see.
+        # The counts and environments of a row are what this user reaches (SPEC §9).
         principal = self.principal(request)
-        if principal.is_unrestricted:
-            secrets, tokens = models.Count("secrets", distinct=True), models.Count("tokens", distinct=True)
-            environments = Environment.objects.order_by("slug")
-        else:
-            seen = principal.filter_secrets(Secret.objects.all()).values("pk")
-            secrets = models.Count("secrets", filter=models.Q(secrets__in=seen), distinct=True)
-            # Tokens: as the tokens change list shows them (view or change, per workspace).
-            token_workspaces: set[Any] | None = set()
-            for codename in ("view_servicetoken", "change_servicetoken"):
-                held = principal.workspace_ids(codename)
-                token_workspaces = (
-                    None if held is None or token_workspaces is None else token_workspaces | held
-                )
-            tokens = models.Count(
-                "tokens",
-                filter=None if token_workspaces is None else models.Q(pk__in=token_workspaces),
-                distinct=True,
-            )
-            environments = principal.filter_environments(Environment.objects.order_by("slug"))
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_secret_count=secrets, _token_count=tokens)
-            .prefetch_related(models.Prefetch("environments", queryset=environments))
+        environments = principal.filter_environments(Environment.objects.order_by("slug"))
+        return principal.with_counts(super().get_queryset(request)).prefetch_related(
+            models.Prefetch("environments", queryset=environments)
         )
 
     def get_fields(self, request: HttpRequest, obj: Workspace | None = None) -> _FieldGroups:
@@ -104,13 +82,13 @@ class WorkspaceAdmin(ProtectedDeleteMixin, ServiceFormAdmin):
     def environment_list(self, obj: Workspace) -> str:
         return ", ".join(env.slug for env in obj.environments.all()) or "—"
 
-    @admin.display(description=_("secrets"), ordering="_secret_count")
+    @admin.display(description=_("secrets"), ordering="secret_count")
     def secret_count(self, obj: Workspace) -> int:
-        return obj._secret_count  # type: ignore[attr-defined]  # annotated by get_queryset
+        return obj.secret_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
-    @admin.display(description=_("tokens"), ordering="_token_count")
+    @admin.display(description=_("tokens"), ordering="token_count")
     def token_count(self, obj: Workspace) -> int:
-        return obj._token_count  # type: ignore[attr-defined]  # annotated by get_queryset
+        return obj.token_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, list[Any]]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

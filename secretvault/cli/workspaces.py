@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
-
 from secretvault import services
 from secretvault.access import Reach
-from secretvault.models import Secret, Workspace
+from secretvault.models import Workspace
 
 from .output import table
 from .parsing import Subcommands
@@ -39,36 +37,23 @@ def handle_workspace_create(session: Session, options: Options) -> None:
 def handle_workspace_list(session: Session, options: Options) -> None:
     """Every workspace, or with ``--actor`` those it reaches, counting only what it sees (SPEC §9)."""
     principal = session.principal(options)
-    if principal.is_unrestricted:
-        workspaces = Workspace.objects.annotate(
-            n_envs=Count("environments", distinct=True),
-            n_secrets=Count("secrets", distinct=True),
-            n_tokens=Count("tokens", distinct=True),
-        ).order_by("slug")
-        rows: list[tuple[Any, ...]] = [
-            (w.slug, w.name, w.n_envs, w.n_secrets, w.n_tokens) for w in workspaces
-        ]
-    else:
-        reached = principal.filter_workspaces(Workspace.objects.order_by("slug"))
-        rows = [_reached_row(workspace, principal.reach(workspace)) for workspace in reached]
+    reached = principal.with_counts(principal.filter_workspaces(Workspace.objects.order_by("slug")))
+    rows = [_row(w, principal.reach(w)) for w in reached]
     if not rows:
         session.stdout.write("No workspaces.")
         return
     session.stdout.write(table(("SLUG", "NAME", "ENVS", "SECRETS", "TOKENS"), rows))
 
 
-def _reached_row(workspace: Workspace, reach: Reach) -> tuple[Any, ...]:
-    """A row of ``workspace list`` for a restricted actor: counts of what it sees, ``-`` elsewhere."""
-    envs: int | str = "-"
-    secrets: int | str = "-"
-    tokens: int | str = "-"
-    if reach.has("view_environment"):
-        envs = reach.filter_environments(workspace.environments.all()).count()
-    if reach.has("view_secret"):
-        secrets = reach.filter_secrets(Secret.objects.filter(workspace=workspace)).count()
-    if reach.has("view_servicetoken"):
-        tokens = workspace.tokens.count()
-    return workspace.slug, workspace.name, envs, secrets, tokens
+def _row(workspace: Any, reach: Reach) -> tuple[Any, ...]:
+    """A row of ``workspace list``: the counts ``with_counts`` annotated, ``-`` for what the
+    actor may not list at all (rather than a 0 that would read as "none there")."""
+    counts = (
+        ("view_environment", workspace.env_count),
+        ("view_secret", workspace.secret_count),
+        ("view_servicetoken", workspace.token_count),
+    )
+    return workspace.slug, workspace.name, *(count if reach.has(c) else "-" for c, count in counts)
 
 
 def handle_env_create(session: Session, options: Options) -> None:
